@@ -1,0 +1,433 @@
+"""The typed, immutable intermediate representation of a host dump.
+
+Everything dnlint knows about a host is one of these objects: rules and chains from
+``iptables-save`` or from ``iptables -L`` listings (one model for both), host facts
+(addresses, routes, sysctls, listeners, processes, Docker's inventory), the sections
+the dump was split into, and the diagnostics found while reading it.
+
+Every rule and fact carries a :class:`Span` pointing back at the dump. Values are kept
+as the text iptables printed (``args`` are strings); interpretation (ports, CIDRs,
+conntrack states) belongs to the model, so nothing the dump said is lost here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Where something came from: 1-based line and column in ``file``."""
+
+    file: str
+    line: int
+    col: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """A problem with the input (DN0xx) or, later, a lint finding."""
+
+    code: str
+    severity: Severity
+    message: str
+    span: Span | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.span}: " if self.span else ""
+        return f"{where}{self.code} {self.message}"
+
+
+# --------------------------------------------------------------------------- rules
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One option of a match or target, e.g. ``! --dport 80`` or ``--to-destination 1.2.3.4:80``.
+
+    ``name`` is spelled as iptables-save spells it, with its dashes (``--dport``).
+    ``negated`` covers both the modern form (``! --dport 80``) and the old one
+    (``--dport ! 80``).
+    """
+
+    name: str
+    args: tuple[str, ...] = ()
+    negated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A match module (``-m tcp --dport 80``).
+
+    ``implicit`` is true when the module was loaded by ``-p tcp`` alone (``-p tcp --dport
+    80`` without ``-m tcp``). ``known`` is false for modules dnlint does not understand;
+    their options are still kept verbatim.
+    """
+
+    module: str
+    options: tuple[Option, ...] = ()
+    implicit: bool = False
+    known: bool = True
+
+    def option(self, name: str) -> Option | None:
+        for opt in self.options:
+            if opt.name == name:
+                return opt
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What a rule does when it matches: ``-j NAME`` or ``-g NAME`` (``goto``) and options."""
+
+    name: str
+    options: tuple[Option, ...] = ()
+    goto: bool = False
+    known: bool = True
+
+    def option(self, name: str) -> Option | None:
+        for opt in self.options:
+            if opt.name == name:
+                return opt
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class AddressMatch:
+    """``-s``/``-d`` value. ``value`` is the text as written (``10.0.0.0/8``, ``host.example``).
+
+    ``resolved`` is false when the value is a host name that was not resolved (iptables
+    resolves names when the rule is added; a dump may still carry them).
+    """
+
+    value: str
+    negated: bool = False
+    resolved: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class InterfaceMatch:
+    """``-i``/``-o`` value; a trailing ``+`` is a prefix wildcard, as in iptables."""
+
+    name: str
+    negated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolMatch:
+    name: str
+    negated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Counters:
+    packets: int
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One rule of one chain.
+
+    ``unknown`` names the fields a lossy source could not show (for instance
+    ``{"in_iface", "out_iface"}`` for a listing without ``-v``): the model must treat
+    them as unconstrained, not as "any". ``lossy`` holds sentences about what else a
+    listing could not recover.
+    """
+
+    chain: str
+    span: Span
+    protocol: ProtocolMatch | None = None
+    src: AddressMatch | None = None
+    dst: AddressMatch | None = None
+    in_iface: InterfaceMatch | None = None
+    out_iface: InterfaceMatch | None = None
+    fragment: bool | None = None  # -f: True, ! -f: False, absent: None
+    matches: tuple[Match, ...] = ()
+    target: Target | None = None
+    counters: Counters | None = None
+    unknown: frozenset[str] = frozenset()
+    lossy: tuple[str, ...] = ()
+
+    def match(self, module: str) -> Match | None:
+        for m in self.matches:
+            if m.module == module:
+                return m
+        return None
+
+    @property
+    def comment(self) -> str | None:
+        for m in self.matches:
+            if m.module == "comment":
+                opt = m.option("--comment")
+                if opt and opt.args:
+                    return opt.args[0]
+        return None
+
+
+BUILTIN_CHAINS: dict[str, tuple[str, ...]] = {
+    "raw": ("PREROUTING", "OUTPUT"),
+    "mangle": ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"),
+    "nat": ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"),
+    "filter": ("INPUT", "FORWARD", "OUTPUT"),
+    "security": ("INPUT", "FORWARD", "OUTPUT"),
+}
+
+TABLE_NAMES = tuple(BUILTIN_CHAINS)
+
+
+@dataclass(frozen=True, slots=True)
+class Chain:
+    """A chain. ``policy`` is set for built-in chains (``ACCEPT``/``DROP``), None for user chains."""
+
+    name: str
+    span: Span
+    policy: str | None = None
+    counters: Counters | None = None
+    rules: tuple[Rule, ...] = ()
+    references: int | None = None  # as printed by a listing's "(N references)"
+
+    @property
+    def builtin(self) -> bool:
+        return self.policy is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    name: str
+    span: Span
+    chains: tuple[Chain, ...] = ()
+
+    def chain(self, name: str) -> Chain | None:
+        for c in self.chains:
+            if c.name == name:
+                return c
+        return None
+
+
+class RulesetFormat(str, Enum):
+    SAVE = "save"  # iptables-save / iptables-restore input
+    SPEC = "spec"  # iptables -S
+    LISTING = "listing"  # iptables -L [-n] [-v] [-x] [--line-numbers]
+
+
+@dataclass(frozen=True, slots=True)
+class Ruleset:
+    """The tables read from one section of a dump.
+
+    ``family`` is 4 or 6. ``backend`` is ``"nf_tables"``, ``"legacy"`` or None when the
+    dump does not say. ``lossy`` is true for listings, whose text cannot say everything a
+    rule holds; the rules then say what is missing.
+    """
+
+    family: int
+    format: RulesetFormat
+    span: Span
+    tables: tuple[Table, ...] = ()
+    backend: str | None = None
+    header: str | None = None  # "# Generated by iptables-save v1.8.9 (nf_tables) on ..."
+
+    @property
+    def lossy(self) -> bool:
+        return self.format is RulesetFormat.LISTING
+
+    def table(self, name: str) -> Table | None:
+        for t in self.tables:
+            if t.name == name:
+                return t
+        return None
+
+
+# --------------------------------------------------------------------------- host facts
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """An address on an interface (``ip addr``): ``cidr`` like ``172.17.0.1/16``."""
+
+    iface: str
+    cidr: str
+    family: int
+    span: Span
+    scope: str | None = None
+    peer: str | None = None
+    broadcast: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Interface:
+    """A link (``ip addr``/``ip link``): name, state, flags, master (bridge), link kind."""
+
+    name: str
+    span: Span
+    index: int | None = None
+    state: str | None = None
+    flags: tuple[str, ...] = ()
+    master: str | None = None
+    kind: str | None = None  # bridge, veth, ... when the dump says
+    mtu: int | None = None
+    mac: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A route (``ip route show table all``). ``dst`` is ``default`` or a CIDR/address."""
+
+    dst: str
+    span: Span
+    family: int = 4
+    type: str = "unicast"  # unicast, local, broadcast, blackhole, unreachable, prohibit, ...
+    table: str = "main"
+    dev: str | None = None
+    via: str | None = None
+    src: str | None = None
+    proto: str | None = None
+    scope: str | None = None
+    metric: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sysctl:
+    key: str  # net.ipv4.conf.docker0.route_localnet
+    value: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Listener:
+    """A listening socket (``ss -tlnp``/``netstat -tlnp``)."""
+
+    proto: str  # tcp, udp, tcp6, udp6 (as the tool says, normalised to tcp/udp + family)
+    address: str  # "0.0.0.0", "::", "127.0.0.1", "*"
+    port: int
+    family: int
+    span: Span
+    process: str | None = None
+    pid: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Process:
+    """A process line (``ps``) that matters: dockerd and its flags, docker-proxy and its arguments."""
+
+    command: str  # full command line
+    span: Span
+    pid: int | None = None
+    program: str | None = None  # basename of argv[0], e.g. dockerd, docker-proxy
+    args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DockerEndpoint:
+    container: str  # container name (without leading "/") or id
+    network: str
+    ipv4: str | None = None  # CIDR or address
+    ipv6: str | None = None
+    mac: str | None = None
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DockerNetwork:
+    name: str
+    span: Span
+    id: str | None = None
+    driver: str | None = None
+    subnets: tuple[str, ...] = ()
+    gateways: tuple[str, ...] = ()
+    bridge: str | None = None  # com.docker.network.bridge.name or br-<id12>
+    internal: bool = False
+    options: tuple[tuple[str, str], ...] = ()
+    endpoints: tuple[DockerEndpoint, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PortBinding:
+    container_port: int
+    proto: str
+    host_ip: str
+    host_port: int
+
+
+@dataclass(frozen=True, slots=True)
+class DockerContainer:
+    name: str
+    span: Span
+    id: str | None = None
+    running: bool | None = None
+    network_mode: str | None = None
+    endpoints: tuple[DockerEndpoint, ...] = ()
+    ports: tuple[PortBinding, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    interfaces: tuple[Interface, ...] = ()
+    addresses: tuple[Address, ...] = ()
+    routes: tuple[Route, ...] = ()
+    sysctls: tuple[Sysctl, ...] = ()
+    listeners: tuple[Listener, ...] = ()
+    processes: tuple[Process, ...] = ()
+    docker_networks: tuple[DockerNetwork, ...] = ()
+    docker_containers: tuple[DockerContainer, ...] = ()
+
+    def sysctl(self, key: str) -> Sysctl | None:
+        found = None
+        for s in self.sysctls:
+            if s.key == key:
+                found = s  # the last reading wins, as a later `sysctl` call would
+        return found
+
+
+# --------------------------------------------------------------------------- the dump
+
+
+class SectionKind(str, Enum):
+    SAVE = "save"
+    SPEC = "spec"
+    LISTING = "listing"
+    ADDR = "addr"
+    LINK = "link"
+    ROUTE = "route"
+    SYSCTL = "sysctl"
+    LISTENERS = "listeners"
+    PS = "ps"
+    DOCKER_NETWORK = "docker-network"
+    DOCKER_CONTAINER = "docker-container"
+    IPSET = "ipset"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A part of the dump: the command that produced it (if named) and its line range."""
+
+    kind: SectionKind
+    span: Span
+    end_line: int
+    command: str | None = None
+    note: str | None = None  # e.g. "table inferred from chain names: nat"
+
+
+@dataclass(frozen=True, slots=True)
+class HostDump:
+    """Everything read from one dump file."""
+
+    file: str
+    sections: tuple[Section, ...] = ()
+    rulesets: tuple[Ruleset, ...] = ()
+    facts: Facts = field(default_factory=Facts)
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+    def tables(self, family: int = 4) -> tuple[Table, ...]:
+        return tuple(t for rs in self.rulesets if rs.family == family for t in rs.tables)
