@@ -28,6 +28,12 @@ INPUT_CODES: dict[str, tuple[str, Severity, str]] = {
               "A section of the dump is output of a command dnlint does not read."),
     "DN009": ("input.missing-fact", Severity.INFO,
               "A fact the analysis depends on is absent from the dump and will be assumed."),
+    "DN010": ("input.nothing-found", Severity.ERROR,
+              "Nothing dnlint reads (rules or host facts) was found in the file."),
+    "DN011": ("input.command-failed", Severity.INFO,
+              "A command of the dump failed or was missing when the dump was collected."),
+    "DN012": ("input.partial-output", Severity.WARNING,
+              "A section holds filtered output (piped through grep, head, ...): rules may be missing."),
 }
 
 

@@ -1,0 +1,187 @@
+"""The ``dnlint`` command line: a thin layer over the Python API.
+
+Exit codes (DESIGN.md): 0 clean or answered, 1 findings at or above ``--fail-on``,
+2 bad input or usage.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from . import __version__
+
+app = typer.Typer(
+    name="dnlint",
+    help="Static analyzer and linter for Linux host firewalls (iptables), Docker hosts first.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class ParseFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class CheckFormat(str, Enum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+    github = "github"
+
+
+class FailOn(str, Enum):
+    error = "error"
+    warning = "warning"
+    info = "info"
+    never = "never"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dnlint {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """dnlint reads a host's iptables rules and the facts that decide a packet's fate."""
+
+
+def _load(path: str):
+    from .load import DumpReadError, load_dump
+
+    try:
+        return load_dump(path)
+    except DumpReadError as e:
+        typer.echo(f"dnlint: {e}", err=True)
+        raise typer.Exit(2)
+
+
+@app.command()
+def parse(
+    dump: str = typer.Argument(..., help="A host dump, iptables-save file or iptables -L listing."),
+    format: ParseFormat = typer.Option(ParseFormat.text, "--format", "-f", help="Output format."),
+) -> None:
+    """Print what dnlint read from DUMP: sections, rules (the IR) and host facts.
+
+    The JSON form is stable (see README, "The parse JSON"). Diagnostics about the input
+    are part of the output; the exit code is 0 whenever the file could be read.
+    """
+    host = _load(dump)
+    if format is ParseFormat.json:
+        from .serialize import dump_json
+
+        sys.stdout.write(dump_json(host) + "\n")
+    else:
+        from .textdump import render_dump
+
+        sys.stdout.write(render_dump(host))
+
+
+def _split_codes(values: Optional[List[str]]) -> list[str]:
+    out: list[str] = []
+    for v in values or []:
+        out.extend(c.strip().upper() for c in v.split(",") if c.strip())
+    return out
+
+
+@app.command()
+def check(
+    dumps: List[str] = typer.Argument(..., help="Host dumps to check."),
+    format: CheckFormat = typer.Option(CheckFormat.text, "--format", "-f", help="Output format."),
+    fail_on: FailOn = typer.Option(FailOn.error, "--fail-on",
+                                   help="Exit 1 when a finding has this severity or a higher one."),
+    select: Optional[List[str]] = typer.Option(None, "--select", help="Only these codes or prefixes (DN0, DN001,...)."),
+    ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Skip these codes or prefixes."),
+    ruleset: Optional[str] = typer.Option(None, "--ruleset", help="Ruleset name or path (recommended)."),
+) -> None:
+    """Lint DUMP files and report findings (input problems DN0xx so far)."""
+    from .report import code_selected, fails, render_github, render_json, render_sarif, render_text
+
+    sel, ign = _split_codes(select), _split_codes(ignore)
+    findings = []
+    for path in dumps:
+        host = _load(path)
+        findings.extend(d for d in host.diagnostics if code_selected(d.code, sel, ign))
+    if format is CheckFormat.json:
+        sys.stdout.write(render_json(findings, dumps))
+    elif format is CheckFormat.github:
+        sys.stdout.write(render_github(findings))
+    elif format is CheckFormat.sarif:
+        sys.stdout.write(render_sarif(findings))
+    else:
+        sys.stdout.write(render_text(findings, dumps))
+    raise typer.Exit(1 if fails(findings, fail_on.value) else 0)
+
+
+@app.command()
+def collect(
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the dump here (default: stdout)."),
+) -> None:
+    """Write a host dump of this machine (read-only commands) for `dnlint check`."""
+    from .collect import collect_dump, format_collect_report
+
+    result = collect_dump()
+    if output is None:
+        sys.stdout.write(result.text)
+    else:
+        try:
+            output.write_text(result.text, encoding="utf-8")
+        except OSError as e:
+            typer.echo(f"dnlint: cannot write {output}: {e.strerror or e}", err=True)
+            raise typer.Exit(2)
+    report = format_collect_report(result)
+    if report:
+        typer.echo(report, err=True)
+
+
+@app.command()
+def rules(
+    format: ParseFormat = typer.Option(ParseFormat.text, "--format", "-f"),
+) -> None:
+    """List the codes dnlint reports."""
+    from .diagnostics import INPUT_CODES
+
+    if format is ParseFormat.json:
+        import json
+
+        data = [{"code": c, "name": n, "severity": s.value, "summary": t} for c, (n, s, t) in INPUT_CODES.items()]
+        typer.echo(json.dumps(data, indent=2))
+        return
+    for code, (name, sev, summary) in INPUT_CODES.items():
+        typer.echo(f"{code}  {name:<28} {sev.value:<8} {summary}")
+
+
+@app.command()
+def rule(code: str = typer.Argument(..., help="A code such as DN001.")) -> None:
+    """Print the documentation of one code."""
+    from .diagnostics import INPUT_CODES
+
+    entry = INPUT_CODES.get(code.upper())
+    if entry is None:
+        typer.echo(f"dnlint: unknown code {code!r}; `dnlint rules` lists them", err=True)
+        raise typer.Exit(2)
+    name, sev, summary = entry
+    typer.echo(f"{code.upper()} {name} ({sev.value})\n\n{summary}")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

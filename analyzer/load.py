@@ -1,0 +1,217 @@
+"""Read a dump file into a :class:`~dnlint.ir.HostDump`: split it, parse each block, gather facts.
+
+This is the entry point of the Python API for input::
+
+    from dnlint.load import load_dump
+    dump = load_dump("host-dump.txt")
+    for rs in dump.rulesets: ...
+    dump.facts.addresses, dump.diagnostics
+
+No input makes it raise: whatever cannot be read becomes a diagnostic.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from .diagnostics import diag
+from .ingest.sections import Block, read_lines, split_dump
+from .ir import Diagnostic, Facts, HostDump, Ruleset, SectionKind, Span
+
+
+class DumpReadError(Exception):
+    """The file itself could not be read (missing, a directory, no permission)."""
+
+
+def load_dump(path: str | os.PathLike[str], *, display_name: str | None = None) -> HostDump:
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as e:
+        raise DumpReadError(f"{path}: cannot read: {e.strerror or e}") from e
+    return load_bytes(raw, display_name or str(path))
+
+
+def load_bytes(raw: bytes, file: str) -> HostDump:
+    extra: list[Diagnostic] = []
+    try:
+        data = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        data = raw.decode("utf-8", errors="replace")
+        line = raw.count(b"\n", 0, e.start) + 1
+        col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        extra.append(diag("DN001", "the file is not valid UTF-8 text; undecodable bytes were replaced "
+                                   "(is this a binary file?)", Span(file, line, col)))
+    if "\x00" in data:
+        data = data.replace("\x00", "\ufffd")
+    return load_text(data, file, extra)
+
+
+def load_text(data: str, file: str = "<string>", extra: list[Diagnostic] | None = None) -> HostDump:
+    diagnostics: list[Diagnostic] = list(extra or [])
+    lines = read_lines(data)
+    try:
+        blocks, sections, unread = split_dump(file, lines)
+    except Exception as e:  # the splitter is simple; this is a last line of defence
+        diagnostics.append(diag("DN001", f"internal error while splitting the dump: {e!r}", Span(file, 1, 1)))
+        return HostDump(file, (), (), Facts(), tuple(diagnostics))
+
+    rulesets: list[Ruleset] = []
+    facts: dict[str, list] = {name: [] for name in Facts.__dataclass_fields__}
+    for block in blocks:
+        try:
+            _parse_block(block, rulesets, facts, diagnostics)
+        except Exception as e:  # a parser bug must not hide the rest of the dump
+            diagnostics.append(diag(
+                "DN001", f"internal error while reading this {block.kind.value} section ({e!r}); "
+                         "it was skipped — please report it", block.text.span(0)))
+
+    for section in sections:
+        if section.note and section.note.startswith("command failed"):
+            diagnostics.append(diag("DN011", f"`{section.command}`: {section.note}", section.span))
+    for section in sections:
+        if section.kind is SectionKind.UNKNOWN and section.command and section.command in unread:
+            diagnostics.append(diag("DN008", f"dnlint does not read the output of `{section.command}`",
+                                    section.span))
+    for block in blocks:
+        if block.info is not None and block.info.partial and block.kind in (
+                SectionKind.SAVE, SectionKind.SPEC, SectionKind.LISTING):
+            diagnostics.append(diag("DN012", f"`{block.info.command}` filters its output; "
+                                             "rules or facts outside the filter are missing",
+                                    block.text.span(0)))
+
+    legacy_warnings = [b.text.span(i) for b in blocks if b.kind is SectionKind.SAVE
+                       for i, line in enumerate(b.text.lines[:5]) if "legacy tables present" in line]
+    diagnostics.extend(_backend_diagnostics(rulesets, legacy_warnings))
+    if not blocks and not any(s.note for s in sections):
+        diagnostics.append(diag("DN010", "no iptables rules or host facts were found in this file "
+                                         "(expected iptables-save output, an iptables -L listing, or "
+                                         "a host dump with ### <command> sections)", Span(file, 1, 1)))
+    return HostDump(
+        file=file,
+        sections=tuple(sections),
+        rulesets=tuple(rulesets),
+        facts=Facts(**{k: tuple(v) for k, v in facts.items()}),
+        diagnostics=tuple(diagnostics),
+    )
+
+
+def _parse_block(block: Block, rulesets: list[Ruleset], facts: dict[str, list],
+                 diagnostics: list[Diagnostic]) -> None:
+    info = block.info
+    kind = block.kind
+    if kind in (SectionKind.SAVE, SectionKind.SPEC):
+        from .parse.save import parse_save
+
+        rs, ds = parse_save(
+            block.text,
+            family=info.family if info else None,
+            table=info.table if info and info.kind is SectionKind.SPEC else None,
+            spec=True if kind is SectionKind.SPEC else None,
+        )
+        if info and info.backend:
+            rs = [r if r.backend else _with_backend(r, info.backend) for r in rs]
+        rulesets.extend(rs)
+        diagnostics.extend(ds)
+    elif kind is SectionKind.LISTING:
+        from .parse.listing import parse_listing
+
+        rs, ds = parse_listing(
+            block.text,
+            table=info.table if info else None,
+            family=info.family if info else None,
+            command=info.command if info else None,
+        )
+        rulesets.extend(rs)
+        diagnostics.extend(ds)
+    elif kind in (SectionKind.ADDR, SectionKind.LINK):
+        from .parse.facts.addr import parse_ip_addr
+
+        (ifaces, addrs), ds = parse_ip_addr(block.text)
+        facts["interfaces"].extend(ifaces)
+        facts["addresses"].extend(addrs)
+        diagnostics.extend(ds)
+    else:
+        handler = _FACT_PARSERS.get(kind)
+        if handler is None:
+            return
+        handler(block, facts, diagnostics)
+
+
+def _with_backend(rs: Ruleset, backend: str) -> Ruleset:
+    from dataclasses import replace
+
+    return replace(rs, backend=backend)
+
+
+def _route(block: Block, facts: dict[str, list], diagnostics: list[Diagnostic]) -> None:
+    from .parse.facts.route import parse_ip_route
+
+    routes, ds = parse_ip_route(block.text, family=block.info.family if block.info else None)
+    facts["routes"].extend(routes)
+    diagnostics.extend(ds)
+
+
+def _sysctl(block: Block, facts: dict[str, list], diagnostics: list[Diagnostic]) -> None:
+    from .parse.facts.sysctl import parse_sysctl
+
+    values, ds = parse_sysctl(block.text)
+    facts["sysctls"].extend(values)
+    diagnostics.extend(ds)
+
+
+def _listeners(block: Block, facts: dict[str, list], diagnostics: list[Diagnostic]) -> None:
+    from .parse.facts.listeners import parse_listeners
+
+    values, ds = parse_listeners(block.text)
+    facts["listeners"].extend(values)
+    diagnostics.extend(ds)
+
+
+def _ps(block: Block, facts: dict[str, list], diagnostics: list[Diagnostic]) -> None:
+    from .parse.facts.ps import parse_ps
+
+    values, ds = parse_ps(block.text)
+    facts["processes"].extend(values)
+    diagnostics.extend(ds)
+
+
+def _docker(block: Block, facts: dict[str, list], diagnostics: list[Diagnostic]) -> None:
+    from .parse.facts.docker import parse_docker_json
+
+    (networks, containers), ds = parse_docker_json(block.text)
+    facts["docker_networks"].extend(networks)
+    facts["docker_containers"].extend(containers)
+    diagnostics.extend(ds)
+
+
+_FACT_PARSERS: dict[SectionKind, Callable[[Block, dict[str, list], list[Diagnostic]], None]] = {
+    SectionKind.ROUTE: _route,
+    SectionKind.SYSCTL: _sysctl,
+    SectionKind.LISTENERS: _listeners,
+    SectionKind.PS: _ps,
+    SectionKind.DOCKER_NETWORK: _docker,
+    SectionKind.DOCKER_CONTAINER: _docker,
+}
+
+
+def _backend_diagnostics(rulesets: list[Ruleset], legacy_warnings: list[Span]) -> list[Diagnostic]:
+    """DN005: iptables-legacy and iptables-nft tables both hold rules (the kernel runs both)."""
+    out = []
+    for family in (4, 6):
+        populated = {
+            rs.backend for rs in rulesets
+            if rs.family == family and rs.backend and any(c.rules for t in rs.tables for c in t.chains)
+        }
+        if {"legacy", "nf_tables"} <= populated:
+            first = next(rs for rs in rulesets if rs.family == family and rs.backend == "legacy")
+            out.append(diag("DN005", f"IPv{family} rules exist in both iptables-legacy and iptables-nft "
+                                     "tables; the kernel evaluates both, and tools that show one hide the "
+                                     "other", first.span))
+    if legacy_warnings and not out:
+        out.append(diag("DN005", "iptables-nft-save warns that iptables-legacy tables are present too; "
+                                 "they are not in this dump (collect iptables-legacy-save as well)",
+                        legacy_warnings[0]))
+    return out
