@@ -238,22 +238,49 @@ def _extend(lines: list[str], i: int, end: int, like, listing: bool) -> int:
     return j
 
 
+_BUILTIN_ORDER = {"PREROUTING": 0, "INPUT": 1, "FORWARD": 2, "OUTPUT": 3, "POSTROUTING": 4}
+
+
 def _split_listing_tables(lines: list[str], i0: int, i1: int) -> list[tuple[int, int]]:
-    """Cut a listing where a chain name repeats: several tables' listings one after another."""
+    """Cut a listing where another table's listing begins.
+
+    ``iptables -L`` prints a table's built-in chains first, in hook order, then its user
+    chains; so a built-in chain after a user chain, a built-in chain out of hook order,
+    or a repeated chain name starts the next table.
+    """
     parts = []
     seen: set[str] = set()
     start = i0
+    last_order = -1
+    after_user_chain = False
     for i in range(i0, i1):
         s = lines[i].lstrip(" \t")
-        if s.startswith("Chain "):
-            name = s.split(None, 2)[1] if len(s.split(None, 2)) > 1 else ""
-            if name in seen:
-                parts.append((start, i))
-                start = i
-                seen = set()
-            seen.add(name)
+        if not s.startswith("Chain "):
+            continue
+        fields = s.split(None, 2)
+        name = fields[1] if len(fields) > 1 else ""
+        order = _BUILTIN_ORDER.get(name)
+        builtin = order is not None and "(policy" in s
+        if seen and (name in seen or (builtin and (after_user_chain or order <= last_order))):
+            parts.append((start, i))
+            start = i
+            seen = set()
+            last_order = -1
+            after_user_chain = False
+        seen.add(name)
+        if builtin:
+            last_order = order
+        else:
+            after_user_chain = True
     parts.append((start, i1))
-    return [p for p in parts if p[0] < p[1]]
+    # blank lines between two tables belong to neither
+    out = []
+    for p0, p1 in parts:
+        while p1 > p0 and not lines[p1 - 1].strip():
+            p1 -= 1
+        if p0 < p1:
+            out.append((p0, p1))
+    return out
 
 
 # --------------------------------------------------------------------------- the splitter
