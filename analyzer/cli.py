@@ -177,10 +177,19 @@ def rule(code: str = typer.Argument(..., help="A code such as DN001.")) -> None:
 
 
 def main() -> None:
+    import os
+
     try:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as e:  # no traceback reaches the user; DNLINT_DEBUG=1 shows it
+        if os.environ.get("DNLINT_DEBUG"):
+            raise
+        sys.stderr.write(f"dnlint: internal error: {e!r}\n"
+                         "This is a bug in dnlint; please report it with the input "
+                         "(DNLINT_DEBUG=1 shows the traceback).\n")
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -8,9 +8,10 @@ from .ir import HostDump
 
 
 def _rule_line(rule) -> str:
-    from .emit import format_rule
+    from .emit import rule_spec
 
-    return format_rule(rule)
+    spec = rule_spec(rule)
+    return f"-A {rule.chain} {spec}" if spec else f"-A {rule.chain}"
 
 
 def render_dump(dump: HostDump) -> str:
