@@ -314,6 +314,9 @@ class Listener:
     span: Span
     process: str | None = None
     pid: int | None = None
+    # For IPv6 wildcard sockets: True when it takes IPv6 only (IPV6_V6ONLY; current ss prints
+    # `[::]`), False when it takes IPv4 too (current ss `*`, old ss `:::`), None when unknown.
+    v6only: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

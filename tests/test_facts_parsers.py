@@ -581,3 +581,23 @@ def test_parsers_never_raise_on_every_fixture(name):
     text = fx(name)
     for parse in PARSERS:
         parse(text)
+
+
+def test_listener_v6only_from_the_way_ss_prints_wildcards():
+    from dnlint.parse.facts.listeners import parse_listeners
+    from dnlint.source import Text
+
+    modern = Text.from_string(
+        "State  Recv-Q Send-Q Local Address:Port Peer Address:Port Process\n"
+        'LISTEN 0      4096         0.0.0.0:8080      0.0.0.0:*     users:(("docker-proxy",pid=10,fd=4))\n'
+        'LISTEN 0      4096            [::]:8080         [::]:*     users:(("docker-proxy",pid=11,fd=4))\n'
+        'LISTEN 0      4096               *:9090            *:*     users:(("app",pid=12,fd=3))\n'
+    )
+    ls, _ = parse_listeners(modern)
+    assert [(x.address, x.v6only) for x in ls] == [("0.0.0.0", None), ("::", True), ("*", False)]
+    old = Text.from_string(
+        "State      Recv-Q Send-Q   Local Address:Port     Peer Address:Port\n"
+        'LISTEN     0      128      :::80                  :::*      users:(("docker",25452,13))\n'
+    )
+    ls, _ = parse_listeners(old)
+    assert [(x.address, x.v6only) for x in ls] == [("::", False)]

@@ -163,19 +163,20 @@ def parse_listeners(text: Text) -> tuple[list[Listener], list[Diagnostic]]:
                 continue
             if isinstance(row, str):
                 continue  # not a listener (established, unix, ...)
+            local_tok = ""
             if row.family_hint is None:  # an ss row: which ss printed it?
                 local_tok = toks[4] if low in _INET_NETIDS else toks[3]
                 if local_tok.startswith("[") or local_tok.startswith("0.0.0.0:"):
                     modern_hints += 1
                 elif local_tok.startswith(":::"):
                     old_hints += 1
-            rows.append((idx, row))
+            rows.append((idx, row, local_tok))
         except Exception as e:  # never take the whole dump down
             bad(idx, 1, f"internal error while reading this line ({type(e).__name__})")
 
     modern = modern_hints >= old_hints
     out: list[Listener] = []
-    for idx, row in rows:
+    for idx, row, local_tok in rows:
         try:
             host, port_s = row.local
             if "%" in host:
@@ -198,8 +199,15 @@ def parse_listeners(text: Text) -> tuple[list[Listener], list[Diagnostic]]:
                         f"unknown service name `{port_s}` for a listener on {host}; kept with port 0 "
                         "(run ss/netstat with -n to get numbers)",
                         text.span(idx, row.col), severity=Severity.WARNING))
+            v6only = None
+            if host == "*" and modern:
+                v6only = False  # current ss: an IPv6 wildcard socket that takes IPv4 too
+            elif host == "::" and local_tok.startswith("[::]"):
+                v6only = True  # current ss prints [::] only for IPV6_V6ONLY sockets
+            elif host == "::" and local_tok.startswith(":::"):
+                v6only = False  # old ss printed dual-stack wildcard sockets as :::port
             out.append(Listener(row.proto or "tcp", host, port, family, text.span(idx, row.col),
-                                process=row.process, pid=row.pid))
+                                process=row.process, pid=row.pid, v6only=v6only))
         except Exception as e:  # pragma: no cover - defensive
             bad(idx, 1, f"internal error while reading this line ({type(e).__name__})")
     diags.sort(key=lambda d: (d.span.line, d.span.col) if d.span else (0, 0))

@@ -1,0 +1,159 @@
+"""Sets of integers as sorted disjoint closed intervals: the header-space domain of the engine.
+
+Addresses (as integers), ports and protocol numbers are all sets of this kind; a rule's
+condition on one field is one IntervalSet, so most questions ("can this rule match any
+packet the query is about?") are answered by interval arithmetic before z3 is asked.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+
+
+class IntervalSet:
+    __slots__ = ("ivs",)
+
+    def __init__(self, ivs: Iterable[tuple[int, int]] = ()):
+        self.ivs: tuple[tuple[int, int], ...] = _normalise(ivs)
+
+    @classmethod
+    def point(cls, v: int) -> "IntervalSet":
+        return cls(((v, v),))
+
+    @classmethod
+    def range(cls, lo: int, hi: int) -> "IntervalSet":
+        return cls(((lo, hi),)) if lo <= hi else cls()
+
+    def __bool__(self) -> bool:
+        return bool(self.ivs)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, IntervalSet) and self.ivs == other.ivs
+
+    def __hash__(self) -> int:
+        return hash(self.ivs)
+
+    def __repr__(self) -> str:
+        return "IntervalSet(" + ",".join(f"{a}-{b}" if a != b else str(a) for a, b in self.ivs) + ")"
+
+    def __contains__(self, v: int) -> bool:
+        for a, b in self.ivs:
+            if v < a:
+                return False
+            if v <= b:
+                return True
+        return False
+
+    def size(self) -> int:
+        return sum(b - a + 1 for a, b in self.ivs)
+
+    def is_point(self) -> bool:
+        return len(self.ivs) == 1 and self.ivs[0][0] == self.ivs[0][1]
+
+    def min(self) -> int:
+        return self.ivs[0][0]
+
+    def intersect(self, other: "IntervalSet") -> "IntervalSet":
+        a, b = self.ivs, other.ivs
+        out = []
+        i = j = 0
+        while i < len(a) and j < len(b):
+            lo = max(a[i][0], b[j][0])
+            hi = min(a[i][1], b[j][1])
+            if lo <= hi:
+                out.append((lo, hi))
+            if a[i][1] < b[j][1]:
+                i += 1
+            else:
+                j += 1
+        r = IntervalSet.__new__(IntervalSet)
+        r.ivs = tuple(out)
+        return r
+
+    def union(self, other: "IntervalSet") -> "IntervalSet":
+        return IntervalSet(self.ivs + other.ivs)
+
+    def complement(self, lo: int, hi: int) -> "IntervalSet":
+        out = []
+        cur = lo
+        for a, b in self.ivs:
+            if b < lo or a > hi:
+                continue
+            if a > cur:
+                out.append((cur, a - 1))
+            cur = max(cur, b + 1)
+        if cur <= hi:
+            out.append((cur, hi))
+        r = IntervalSet.__new__(IntervalSet)
+        r.ivs = tuple(out)
+        return r
+
+    def subset_of(self, other: "IntervalSet") -> bool:
+        return self.intersect(other) == self
+
+    def overlaps(self, other: "IntervalSet") -> bool:
+        a, b = self.ivs, other.ivs
+        i = j = 0
+        while i < len(a) and j < len(b):
+            if max(a[i][0], b[j][0]) <= min(a[i][1], b[j][1]):
+                return True
+            if a[i][1] < b[j][1]:
+                i += 1
+            else:
+                j += 1
+        return False
+
+    def pick(self, prefer: Iterable[int] = ()) -> int:
+        for v in prefer:
+            if v in self:
+                return v
+        return self.ivs[0][0]
+
+
+def _normalise(ivs: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    items = sorted((a, b) for a, b in ivs if a <= b)
+    out: list[tuple[int, int]] = []
+    for a, b in items:
+        if out and a <= out[-1][1] + 1:
+            if b > out[-1][1]:
+                out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+    return tuple(out)
+
+
+FIELD_MAX = {"src": None, "dst": None, "sport": 65535, "dport": 65535, "proto": 255}
+
+
+def addr_max(family: int) -> int:
+    return (1 << 32) - 1 if family == 4 else (1 << 128) - 1
+
+
+def cidr_interval(value: str, family: int) -> tuple[int, int] | None:
+    """``10.0.0.0/8`` or ``10.1.2.3`` (or ``10.0.0.0/255.0.0.0``) as an inclusive range; None if not an address."""
+    try:
+        if "/" in value:
+            addr, _, mask = value.partition("/")
+            if "." in mask and family == 4:
+                plen = ipaddress.IPv4Network(f"0.0.0.0/{mask}").prefixlen
+                value = f"{addr}/{plen}"
+            net = ipaddress.ip_network(value, strict=False)
+        else:
+            net = ipaddress.ip_network(value)
+    except ValueError:
+        return None
+    if net.version != family:
+        return None
+    return int(net.network_address), int(net.broadcast_address)
+
+
+def ip_int(value: str) -> int | None:
+    try:
+        return int(ipaddress.ip_address(value))
+    except ValueError:
+        return None
+
+
+def ip_str(value: int, family: int) -> str:
+    return str(ipaddress.IPv4Address(value) if family == 4 else ipaddress.IPv6Address(value))
