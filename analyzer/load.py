@@ -62,6 +62,11 @@ def load_text(data: str, file: str = "<string>", extra: list[Diagnostic] | None 
     facts: dict[str, list] = {name: [] for name in Facts.__dataclass_fields__}
     for block in blocks:
         try:
+            if block.transcript:
+                found: list[Diagnostic] = []
+                _parse_block(block, rulesets, facts, found)
+                diagnostics.extend(_drop_trailing_prose(block, found))
+                continue
             _parse_block(block, rulesets, facts, diagnostics)
         except Exception as e:  # a parser bug must not hide the rest of the dump
             diagnostics.append(diag(
@@ -96,6 +101,27 @@ def load_text(data: str, file: str = "<string>", extra: list[Diagnostic] | None 
         facts=Facts(**{k: tuple(v) for k, v in facts.items()}),
         diagnostics=tuple(diagnostics),
     )
+
+
+def _drop_trailing_prose(block: Block, found: list[Diagnostic]) -> list[Diagnostic]:
+    """In a transcript, the lines after a command's output that its parser rejects are the
+    author's notes, not broken output: their DN001s are dropped (but only a trailing run)."""
+    bad = {d.span.line for d in found if d.code == "DN001" and d.span}
+    if not bad:
+        return found
+    text = block.text
+    cut = None
+    for i in range(len(text.lines) - 1, -1, -1):
+        if not text.lines[i].strip():
+            continue
+        line_no = text.first_line + i
+        if line_no in bad:
+            cut = line_no
+        else:
+            break
+    if cut is None:
+        return found
+    return [d for d in found if not (d.code == "DN001" and d.span and d.span.line >= cut)]
 
 
 def _parse_block(block: Block, rulesets: list[Ruleset], facts: dict[str, list],

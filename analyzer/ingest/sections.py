@@ -51,6 +51,7 @@ class Block:
     text: Text
     info: CommandInfo | None = None
     note: str | None = None
+    transcript: bool = False  # introduced by a shell prompt: prose may follow the output
 
 
 @dataclass(slots=True)
@@ -373,5 +374,6 @@ def _command_section(file: str, lines: list[str], h: _Header, blocks: list[Block
         return
 
     if body_start < body_end:
-        blocks.append(Block(info.kind, _make_text(file, lines, body_start, body_end), info))
+        blocks.append(Block(info.kind, _make_text(file, lines, body_start, body_end), info,
+                            transcript=h.indent >= 0))
     sections.append(Section(info.kind, header_span, body_end, h.command))
