@@ -1,0 +1,491 @@
+"""Network-namespace helpers for kernel-oracle tests.
+
+Everything a test builds lives in namespaces it creates (named ``dnlt-<tag>-<pid>-<n>``);
+nothing is added to the namespace the tests run in. A :class:`Lab` owns what it creates
+and tears it down on exit, also when the test fails: it stops only the processes it
+started (by pid) and deletes only its own namespaces (which removes their veths,
+bridges and rules with them).
+
+    with Lab() as lab:
+        host = lab.netns("host")
+        out = lab.netns("out")
+        lab.veth(host, "up0", out, "eth0")
+        host.addr("up0", "192.0.2.1/24"); out.addr("eth0", "192.0.2.2/24")
+        srv = lab.listen(host, "tcp", 8080)
+        r = lab.probe(out, "tcp", "192.0.2.1", 8080)
+        assert r.connected and srv.peers()[0].src == "192.0.2.2"
+
+The ``lab`` pytest fixture gives a Lab; ``requires_netns`` skips a test with a reason
+when this machine cannot run them (not root, ``ip netns add`` fails, no iptables).
+
+A "context" is anything with an ``exec_prefix`` (argv run before a command to run it
+inside a network namespace): a :class:`Netns` (``ip netns exec NAME``) or a
+:class:`NetPath` (``nsenter --net=/proc/PID/ns/net``, for a container's namespace).
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+import pytest
+
+PREFIX = "dnlt-"
+PYTHON = sys.executable or "python3"
+_counter = itertools.count(1)
+_live_labs: "list[Lab]" = []
+
+
+# --------------------------------------------------------------------------- running
+
+
+def run(argv: Sequence[str], *, check: bool = True, timeout: float = 15,
+        input: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run a command, capture text output; on failure raise with its stderr in the message."""
+    res = subprocess.run(list(argv), input=input, capture_output=True, text=True,
+                         timeout=timeout, env=env, errors="replace",
+                         stdin=None if input is not None else subprocess.DEVNULL)
+    if check and res.returncode != 0:
+        raise RuntimeError(f"command failed ({res.returncode}): {' '.join(map(str, argv))}\n"
+                           f"{res.stderr.strip()}")
+    return res
+
+
+class NetCtx:
+    """Something commands can be run inside of."""
+
+    exec_prefix: list[str]
+    label: str
+
+    def run(self, *argv: str, check: bool = True, timeout: float = 15,
+            input: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+        return run([*self.exec_prefix, *argv], check=check, timeout=timeout, input=input, env=env)
+
+    def sh(self, script: str, **kw) -> subprocess.CompletedProcess:
+        return self.run("sh", "-c", script, **kw)
+
+    def ip(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return self.run("ip", *args, check=check)
+
+    # convenience wrappers ---------------------------------------------------------
+    def link_up(self, iface: str) -> None:
+        self.ip("link", "set", iface, "up")
+
+    def addr(self, iface: str, cidr: str, up: bool = True) -> None:
+        self.ip("addr", "add", cidr, "dev", iface)
+        if up:
+            self.link_up(iface)
+
+    def route(self, *spec: str) -> None:
+        """``route("default", "via", "192.0.2.2")`` -> ``ip route replace default via ...``"""
+        fam = ["-6"] if any(":" in s for s in spec) else []
+        self.ip(*fam, "route", "replace", *spec)
+
+    def dummy(self, name: str) -> str:
+        """A dummy link; a port-less bridge where the kernel has no dummy module. Returns its kind."""
+        kind = "dummy"
+        if self.ip("link", "add", name, "type", "dummy", check=False).returncode != 0:
+            kind = "bridge"
+            self.ip("link", "add", name, "type", "bridge")
+        self.link_up(name)
+        return kind
+
+    def bridge(self, name: str) -> None:
+        self.ip("link", "add", name, "type", "bridge")
+        self.link_up(name)
+
+    def enslave(self, iface: str, bridge: str) -> None:
+        self.ip("link", "set", iface, "master", bridge)
+        self.link_up(iface)
+
+    def sysctl(self, key: str, value: str | int) -> None:
+        self.run("sysctl", "-q", "-w", f"{key}={value}")
+
+    def read_sysctl(self, key: str) -> str:
+        return self.run("sysctl", "-n", key).stdout.strip()
+
+    def iptables_restore(self, rules: str, *, v6: bool = False, legacy: bool = False,
+                         noflush: bool = False) -> None:
+        tool = ("ip6tables" if v6 else "iptables") + ("-legacy" if legacy else "") + "-restore"
+        argv = [tool] + (["--noflush"] if noflush else [])
+        self.run(*argv, input=rules if rules.endswith("\n") else rules + "\n")
+
+    def iptables_save(self, *, v6: bool = False, counters: bool = True) -> str:
+        tool = "ip6tables-save" if v6 else "iptables-save"
+        return self.run(tool, *(["-c"] if counters else [])).stdout
+
+
+@dataclass
+class Netns(NetCtx):
+    """A named namespace (``/var/run/netns/NAME``); ``lo`` is brought up on creation."""
+
+    name: str
+    label: str = ""
+
+    @property
+    def exec_prefix(self) -> list[str]:  # type: ignore[override]
+        return ["ip", "netns", "exec", self.name]
+
+    @property
+    def path(self) -> str:
+        return f"/var/run/netns/{self.name}"
+
+    @property
+    def nsenter_prefix(self) -> list[str]:
+        """``nsenter --net=...``: keeps /sys and cgroup mounts (``ip netns exec`` remounts /sys)."""
+        return ["nsenter", f"--net={self.path}"]
+
+
+@dataclass
+class NetPath(NetCtx):
+    """A namespace known by path, e.g. a container's ``/proc/PID/ns/net``."""
+
+    path: str
+    label: str = ""
+
+    @property
+    def exec_prefix(self) -> list[str]:  # type: ignore[override]
+        return ["nsenter", f"--net={self.path}"]
+
+
+# --------------------------------------------------------------------------- listener / probe
+
+LISTENER = r"""
+import json, os, socket, sys, threading
+proto, addr, port, out, ready, tag = sys.argv[1:7]
+fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+def record(peer, data):
+    tok = data.decode("utf-8", "replace").strip().split(" ")[0] if data else ""
+    with open(out, "a") as fh:
+        fh.write(json.dumps({"src": peer[0], "sport": peer[1], "token": tok}) + "\n")
+        fh.flush()
+if proto == "tcp":
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((addr, int(port))); s.listen(64)
+else:
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((addr, int(port)))
+open(ready, "w").write(str(os.getpid()))
+def serve(c, peer):
+    try:
+        c.settimeout(3)
+        data = b""
+        try:
+            data = c.recv(256)
+        except OSError:
+            pass
+        record(peer, data)
+        c.sendall(("hello " + tag + " " + peer[0] + "\n").encode())
+    except OSError:
+        pass
+    finally:
+        c.close()
+while True:
+    if proto == "tcp":
+        c, peer = s.accept()
+        threading.Thread(target=serve, args=(c, peer), daemon=True).start()
+    else:
+        data, peer = s.recvfrom(2048)
+        record(peer, data)
+        try:
+            s.sendto(("hello " + tag + " " + peer[0] + "\n").encode(), peer)
+        except OSError:
+            pass
+"""
+
+PROBE = r"""
+import json, socket, sys, time
+proto, dst, port, timeout, token = sys.argv[1:6]
+port = int(port); timeout = float(timeout)
+fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
+r = {"connected": False, "reply": None, "error": None, "local": None}
+try:
+    if proto == "tcp":
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        s.connect((dst, port))
+        r["connected"] = True
+        r["local"] = s.getsockname()[0]
+        s.sendall((token + " probe\n").encode())
+        try:
+            r["reply"] = s.recv(256).decode("utf-8", "replace").strip() or None
+        except OSError as e:
+            r["error"] = "recv: " + (e.strerror or type(e).__name__)
+    else:
+        s = socket.socket(fam, socket.SOCK_DGRAM)
+        s.settimeout(timeout)
+        s.connect((dst, port))
+        r["local"] = s.getsockname()[0]
+        s.send((token + " probe\n").encode())
+        r["connected"] = True  # for UDP: sent without a local error
+        try:
+            r["reply"] = s.recv(2048).decode("utf-8", "replace").strip() or None
+        except OSError as e:
+            r["error"] = "recv: " + (e.strerror or type(e).__name__)
+except socket.timeout:
+    r["error"] = "timeout"
+except OSError as e:
+    r["error"] = e.strerror or type(e).__name__
+print(json.dumps(r))
+"""
+
+
+@dataclass
+class Peer:
+    src: str
+    sport: int
+    token: str
+
+
+@dataclass
+class Listener:
+    """A listener process started by a Lab; ``peers()`` reads who it has seen."""
+
+    proto: str
+    addr: str
+    port: int
+    tag: str
+    proc: subprocess.Popen
+    out: Path
+    ctx_label: str = ""
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def peers(self) -> list[Peer]:
+        if not self.out.exists():
+            return []
+        peers = []
+        for line in self.out.read_text().splitlines():
+            try:
+                d = json.loads(line)
+            except ValueError:
+                continue
+            peers.append(Peer(d["src"], int(d["sport"]), d.get("token", "")))
+        return peers
+
+    def seen(self, token: str, wait: float = 0.5) -> Peer | None:
+        """The peer whose probe carried ``token`` (waits up to ``wait`` s for it to be written)."""
+        deadline = time.monotonic() + wait
+        while True:
+            for p in self.peers():
+                if p.token == token:
+                    return p
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.05)
+
+
+@dataclass
+class ProbeResult:
+    proto: str
+    dst: str
+    port: int
+    token: str
+    connected: bool
+    reply: str | None
+    error: str | None
+    local: str | None = None
+
+    @property
+    def answered(self) -> bool:
+        return self.reply is not None
+
+
+# --------------------------------------------------------------------------- the lab
+
+
+@dataclass
+class Lab:
+    """Owns namespaces and processes; ``close()`` (or leaving ``with``) removes them all."""
+
+    tag: str = "t"
+    namespaces: list[Netns] = field(default_factory=list)
+    procs: list[subprocess.Popen] = field(default_factory=list)
+    workdir: Path | None = None
+    cleanups: list = field(default_factory=list)
+
+    def __post_init__(self):
+        self.workdir = Path(tempfile.mkdtemp(prefix="dnlt-lab-"))
+        _live_labs.append(self)
+
+    def __enter__(self) -> "Lab":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- namespaces -------------------------------------------------------------
+    def netns(self, label: str = "ns") -> Netns:
+        name = f"{PREFIX}{label}-{os.getpid()}-{next(_counter)}"
+        run(["ip", "netns", "add", name])
+        ns = Netns(name, label)
+        self.namespaces.append(ns)
+        ns.link_up("lo")
+        return ns
+
+    def veth(self, a: Netns, a_if: str, b: Netns, b_if: str) -> None:
+        """A veth pair with one end in each namespace (neither end in the caller's namespace)."""
+        a.ip("link", "add", a_if, "type", "veth", "peer", "name", b_if, "netns", b.name)
+        a.link_up(a_if)
+        b.link_up(b_if)
+
+    def on_close(self, fn) -> None:
+        """Register a cleanup callable (run in reverse order, before namespaces go)."""
+        self.cleanups.append(fn)
+
+    # -- processes --------------------------------------------------------------
+    def spawn(self, argv: Sequence[str], *, stdout=None, stderr=None, env=None) -> subprocess.Popen:
+        """Start a process this lab will stop (by its pid) on close."""
+        p = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL,
+                             stdout=stdout if stdout is not None else subprocess.DEVNULL,
+                             stderr=stderr if stderr is not None else subprocess.DEVNULL,
+                             env=env, start_new_session=True)
+        self.procs.append(p)
+        return p
+
+    def stop(self, p: subprocess.Popen, timeout: float = 3.0) -> None:
+        if p.poll() is None:
+            try:
+                os.kill(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.kill(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                try:
+                    p.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    pass
+        if p in self.procs:
+            self.procs.remove(p)
+
+    def listen(self, ctx: NetCtx, proto: str, port: int, addr: str = "0.0.0.0",
+               tag: str | None = None, wait: float = 5.0) -> Listener:
+        """Start a TCP/UDP listener inside ``ctx`` that records every peer it sees."""
+        tag = tag or f"{ctx.label or 'ns'}:{port}"
+        uid = uuid.uuid4().hex[:8]
+        out = self.workdir / f"peers-{uid}.jsonl"
+        ready = self.workdir / f"ready-{uid}"
+        err = open(self.workdir / f"listener-{uid}.err", "w")
+        p = self.spawn([*ctx.exec_prefix, PYTHON, "-c", LISTENER, proto, addr, str(port),
+                        str(out), str(ready), tag], stderr=err)
+        err.close()
+        deadline = time.monotonic() + wait
+        while not ready.exists():
+            if p.poll() is not None or time.monotonic() > deadline:
+                msg = (self.workdir / f"listener-{uid}.err").read_text()
+                self.stop(p)
+                raise RuntimeError(f"listener {proto}/{addr}:{port} in {ctx.label} did not start: {msg}")
+            time.sleep(0.02)
+        return Listener(proto, addr, port, tag, p, out, ctx.label)
+
+    def probe(self, ctx: NetCtx, proto: str, dst: str, port: int, timeout: float = 2.0,
+              token: str | None = None) -> ProbeResult:
+        """Connect (TCP) or send (UDP) from ``ctx``; bounded by ``timeout`` seconds."""
+        token = token or f"tok-{uuid.uuid4().hex[:12]}"
+        res = run([*ctx.exec_prefix, PYTHON, "-c", PROBE, proto, dst, str(port), str(timeout),
+                   token], check=False, timeout=timeout * 3 + 10)
+        try:
+            d = json.loads(res.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            d = {"connected": False, "reply": None,
+                 "error": f"probe failed: {res.stderr.strip()[:200]}", "local": None}
+        return ProbeResult(proto, dst, port, token, d["connected"], d["reply"], d["error"],
+                           d.get("local"))
+
+    # -- teardown ---------------------------------------------------------------
+    def close(self) -> None:
+        errors = []
+        for fn in reversed(self.cleanups):
+            try:
+                fn()
+            except Exception as exc:  # keep tearing down
+                errors.append(exc)
+        self.cleanups.clear()
+        for p in list(self.procs):
+            self.stop(p)
+        for ns in reversed(self.namespaces):
+            subprocess.run(["ip", "netns", "del", ns.name], capture_output=True)
+        self.namespaces.clear()
+        if self.workdir and self.workdir.exists():
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        if self in _live_labs:
+            _live_labs.remove(self)
+        if errors:
+            raise errors[0]
+
+
+@atexit.register
+def _close_all() -> None:  # a last resort if a caller forgot to close a Lab
+    for lab in list(_live_labs):
+        try:
+            lab.close()
+        except Exception:
+            pass
+
+
+# --------------------------------------------------------------------------- skip marker
+
+
+@lru_cache(maxsize=None)
+def netns_unavailable() -> str | None:
+    """Why network-namespace tests cannot run here, or None when they can."""
+    if sys.platform != "linux":
+        return "network namespaces need Linux"
+    if os.geteuid() != 0:
+        return "network-namespace tests need root"
+    for tool in ("ip", "iptables", "iptables-restore", "iptables-save", "sysctl"):
+        if shutil.which(tool) is None and not any(
+                os.path.exists(os.path.join(d, tool)) for d in ("/usr/sbin", "/sbin")):
+            return f"{tool} is not installed"
+    name = f"{PREFIX}check-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    try:
+        res = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"ip netns add failed: {exc}"
+    if res.returncode != 0:
+        return f"ip netns add failed: {res.stderr.strip()}"
+    try:
+        res = subprocess.run(["ip", "netns", "exec", name, "iptables-save"],
+                             capture_output=True, text=True, timeout=10)
+        if res.returncode != 0:
+            return f"iptables does not work in a namespace: {res.stderr.strip()}"
+    finally:
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+    return None
+
+
+_REASON = netns_unavailable()
+#: skip marker: root, ``ip netns add`` and iptables inside a namespace must all work
+requires_netns = pytest.mark.skipif(_REASON is not None, reason=_REASON or "netns available")
+
+
+@pytest.fixture
+def lab(request):
+    """A :class:`Lab` torn down after the test, pass or fail; skips when netns cannot work."""
+    reason = netns_unavailable()
+    if reason:
+        pytest.skip(reason)
+    with Lab(tag=request.node.name[:20]) as lab:
+        yield lab

@@ -1,0 +1,1 @@
+"""Kernel and Docker oracles: real namespaces, real dockerd, real probes."""

@@ -1,0 +1,470 @@
+"""Capture real Docker hosts as fixtures: a host dump plus what real probes did.
+
+    python -m tests.oracle.capture_docker fixtures/docker            # every scenario
+    python -m tests.oracle.capture_docker fixtures/docker c_no_proxy_no_localnet
+
+For each scenario a real dockerd runs in a fresh network namespace (see dockerhost.py),
+containers are created, listeners (the host's python inside each container's namespace,
+on tcp+udp port 80; on the host on 9090; on the outside namespace on 9000) record the
+source address they see, probes are sent, and then the host namespace is dumped with
+dnlint's collector (so counters include the probes). Writes:
+
+  OUTDIR/<scenario>.txt          the host dump
+  OUTDIR/<scenario>.probes.json  [{"from","to","port","proto","reached","delivered_to",
+                                   "seen_src","note","connected","reply","error"}]
+  OUTDIR/README.md               regenerated from every *.probes.json in OUTDIR
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from tests.netns import Lab, netns_unavailable
+from tests.oracle.dockerhost import HOST_IP, OUTSIDE_IP, UPLINK, DockerHost, docker_unavailable
+
+HOST_PORT = 9090  # a service of the host itself
+OUT_PORT = 9000  # a service beyond the uplink
+
+
+@dataclass
+class Probe:
+    frm: str
+    to: str
+    port: int
+    proto: str = "tcp"
+    note: str = ""
+
+
+@dataclass
+class Scenario:
+    name: str
+    title: str
+    flags: list[str]
+    setup: Callable[[DockerHost], dict]  # returns names -> addresses for the probes
+    probes: Callable[[DockerHost, dict], list[Probe]]
+    description: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- setups
+
+
+def _web_client(net: str | None, publish=("8080:80", "8080:80/udp")):
+    def setup(dh: DockerHost) -> dict:
+        if net and net != "bridge":
+            dh.docker("network", "create", net)
+        web = dh.run_container("web", network=net, publish=publish)
+        client = dh.run_container("client", network=net)
+        netname = net or "bridge"
+        return {"web": web.ips[netname], "client": client.ips[netname],
+                "gw": web.gateways[netname], "bridge": dh.network_bridge(netname)}
+    return setup
+
+
+def _published_probes(dh: DockerHost, a: dict, *, udp: bool = True) -> list[Probe]:
+    w, gw = a["web"], a["gw"]
+    p = [
+        Probe("host", "127.0.0.1", 8080, "tcp", "host to loopback:published"),
+        Probe("host", HOST_IP, 8080, "tcp", "host to its own uplink address:published"),
+        Probe("host", gw, 8080, "tcp", "host to the bridge gateway:published"),
+        Probe("host", w, 80, "tcp", "host to the container directly"),
+        Probe("outside", HOST_IP, 8080, "tcp", "outside to the published port"),
+        Probe("outside", w, 80, "tcp", "outside to the container IP directly (outside routes 172.16/12 via the host)"),
+        Probe("outside", HOST_IP, HOST_PORT, "tcp", "outside to a host service"),
+        Probe("container:client", w, 80, "tcp", "same network, direct"),
+        Probe("container:client", HOST_IP, 8080, "tcp", "container to host address:published (hairpin)"),
+        Probe("container:client", gw, 8080, "tcp", "container to its gateway:published"),
+        Probe("container:web", HOST_IP, 8080, "tcp", "container to its own published port via the host (self hairpin)"),
+        Probe("container:client", OUTSIDE_IP, OUT_PORT, "tcp", "egress to outside"),
+        Probe("container:client", HOST_IP, HOST_PORT, "tcp", "container to a host service"),
+    ]
+    if udp:
+        p += [
+            Probe("host", "127.0.0.1", 8080, "udp", "host to loopback:published"),
+            Probe("host", HOST_IP, 8080, "udp", "host to its uplink address:published"),
+            Probe("outside", HOST_IP, 8080, "udp", "outside to the published port"),
+            Probe("container:client", HOST_IP, 8080, "udp", "container to host address:published (hairpin)"),
+            Probe("container:client", OUTSIDE_IP, OUT_PORT, "udp", "egress to outside"),
+        ]
+    return p
+
+
+def _setup_c(dh: DockerHost) -> dict:
+    a = _web_client("net1")(dh)
+    dh.host.sysctl(f"net.ipv4.conf.{a['bridge']}.route_localnet", 0)
+    return a
+
+
+def _setup_icc(dh: DockerHost) -> dict:
+    return _web_client(None)(dh)
+
+
+def _probes_icc(dh, a):
+    return [
+        Probe("container:client", a["web"], 80, "tcp", "same bridge, icc=false"),
+        Probe("container:web", a["client"], 80, "tcp", "same bridge, icc=false, other direction"),
+        Probe("container:client", a["web"], 80, "udp", "same bridge, icc=false"),
+        Probe("container:client", HOST_IP, 8080, "tcp", "published port via the host address"),
+        Probe("container:client", a["gw"], 8080, "tcp", "published port via the gateway"),
+        Probe("host", a["web"], 80, "tcp", "host to the container directly"),
+        Probe("host", "127.0.0.1", 8080, "tcp", "host to loopback:published"),
+        Probe("outside", HOST_IP, 8080, "tcp", "outside to the published port"),
+        Probe("container:client", OUTSIDE_IP, OUT_PORT, "tcp", "egress to outside"),
+        Probe("container:client", HOST_IP, HOST_PORT, "tcp", "container to a host service"),
+    ]
+
+
+def _setup_internal(dh: DockerHost) -> dict:
+    dh.docker("network", "create", "--internal", "inet")
+    web = dh.run_container("web", network="inet", publish=("8080:80",))
+    client = dh.run_container("client", network="inet")
+    return {"web": web.ips["inet"], "client": client.ips["inet"],
+            "gw": web.gateways.get("inet"), "bridge": dh.network_bridge("inet")}
+
+
+def _probes_internal(dh, a):
+    p = [
+        Probe("container:client", a["web"], 80, "tcp", "same internal network"),
+        Probe("container:client", OUTSIDE_IP, OUT_PORT, "tcp", "internal network egress"),
+        Probe("container:client", OUTSIDE_IP, OUT_PORT, "udp", "internal network egress"),
+        Probe("container:client", HOST_IP, HOST_PORT, "tcp", "internal container to a host service"),
+        Probe("container:client", HOST_IP, 8080, "tcp", "internal container to the published port via the host"),
+        Probe("host", a["web"], 80, "tcp", "host to the internal container"),
+        Probe("host", "127.0.0.1", 8080, "tcp", "host to loopback:published (-p on an internal network)"),
+        Probe("host", HOST_IP, 8080, "tcp", "host to uplink address:published"),
+        Probe("outside", HOST_IP, 8080, "tcp", "outside to the published port"),
+        Probe("outside", a["web"], 80, "tcp", "outside to the container IP directly"),
+    ]
+    if a.get("gw"):
+        p.append(Probe("container:client", a["gw"], HOST_PORT, "tcp", "internal container to the host via its gateway"))
+    return p
+
+
+def _probes_localhost(dh, a):
+    return [
+        Probe("host", "127.0.0.1", 8080, "tcp", "host to loopback:published (published on 127.0.0.1)"),
+        Probe("host", "127.0.0.1", 8080, "udp", "host to loopback:published (published on 127.0.0.1)"),
+        Probe("host", HOST_IP, 8080, "tcp", "host to its uplink address (not published there)"),
+        Probe("host", a["gw"], 8080, "tcp", "host to the gateway address (not published there)"),
+        Probe("outside", HOST_IP, 8080, "tcp", "outside to the port (published on 127.0.0.1 only)"),
+        Probe("outside", HOST_IP, 8080, "udp", "outside to the port (published on 127.0.0.1 only)"),
+        Probe("outside", a["web"], 80, "tcp", "outside to the container IP directly"),
+        Probe("container:client", HOST_IP, 8080, "tcp", "container to the host address:port"),
+        Probe("container:client", a["gw"], 8080, "tcp", "container to its gateway:port"),
+        Probe("host", a["web"], 80, "tcp", "host to the container directly"),
+    ]
+
+
+def _setup_two_nets(dh: DockerHost) -> dict:
+    dh.docker("network", "create", "net1")
+    dh.docker("network", "create", "net2")
+    a = dh.run_container("alpha", network="net1", publish=("8080:80",))
+    b = dh.run_container("beta", network="net2", publish=("8081:80",))
+    return {"a": a.ips["net1"], "b": b.ips["net2"], "gw1": a.gateways["net1"], "gw2": b.gateways["net2"]}
+
+
+def _probes_two_nets(dh, x):
+    return [
+        Probe("container:alpha", x["b"], 80, "tcp", "network isolation: net1 -> net2 container IP"),
+        Probe("container:beta", x["a"], 80, "tcp", "network isolation: net2 -> net1 container IP"),
+        Probe("container:alpha", x["b"], 80, "udp", "network isolation: net1 -> net2 container IP"),
+        Probe("container:alpha", x["gw2"], HOST_PORT, "tcp", "net1 container to net2's gateway address (a host address)"),
+        Probe("container:alpha", HOST_IP, 8081, "tcp", "net1 container to b's published port via the host address"),
+        Probe("container:beta", HOST_IP, 8080, "tcp", "net2 container to a's published port via the host address"),
+        Probe("container:alpha", x["gw2"], 8081, "tcp", "net1 container to b's published port via net2's gateway"),
+        Probe("host", x["a"], 80, "tcp", "host to a"),
+        Probe("host", x["b"], 80, "tcp", "host to b"),
+        Probe("outside", HOST_IP, 8080, "tcp", "outside to a's published port"),
+        Probe("outside", HOST_IP, 8081, "tcp", "outside to b's published port"),
+        Probe("container:alpha", OUTSIDE_IP, OUT_PORT, "tcp", "egress to outside"),
+    ]
+
+
+def _setup_docker_user(dh: DockerHost) -> dict:
+    a = _web_client("net1")(dh)
+    # right: DOCKER-USER sees the packet after DNAT, so match the container port...
+    dh.host.run("iptables", "-I", "DOCKER-USER", "-i", UPLINK, "-p", "tcp", "-m", "tcp",
+                "--dport", "80", "-m", "comment", "--comment", "block outside tcp to web", "-j", "DROP")
+    # ...wrong: the published (pre-DNAT) port never appears in FORWARD
+    dh.host.run("iptables", "-I", "DOCKER-USER", "-i", UPLINK, "-p", "udp", "-m", "udp",
+                "--dport", "8080", "-m", "comment", "--comment", "block outside udp 8080 (ineffective)", "-j", "DROP")
+    return a
+
+
+def _probes_docker_user(dh, a):
+    return [
+        Probe("outside", HOST_IP, 8080, "tcp", "DOCKER-USER drops -i up0 tcp --dport 80 (post-DNAT port)"),
+        Probe("outside", a["web"], 80, "tcp", "outside direct to the container, same DROP"),
+        Probe("outside", HOST_IP, 8080, "udp", "DOCKER-USER rule -i up0 udp --dport 8080 uses the pre-DNAT port"),
+        Probe("host", "127.0.0.1", 8080, "tcp", "host to loopback:published (proxy)"),
+        Probe("host", HOST_IP, 8080, "tcp", "host to its uplink address:published"),
+        Probe("container:client", HOST_IP, 8080, "tcp", "container to host address:published"),
+        Probe("container:client", a["web"], 80, "tcp", "same network, direct"),
+        Probe("container:client", OUTSIDE_IP, OUT_PORT, "tcp", "egress to outside"),
+        Probe("outside", HOST_IP, HOST_PORT, "tcp", "outside to a host service"),
+    ]
+
+
+def _setup_input_drop(dh: DockerHost) -> dict:
+    a = _web_client("net1")(dh)
+    h = dh.host
+    h.run("iptables", "-A", "INPUT", "-i", "lo", "-j", "ACCEPT")
+    h.run("iptables", "-A", "INPUT", "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT")
+    h.run("iptables", "-A", "INPUT", "-p", "tcp", "-m", "tcp", "--dport", "22", "-j", "ACCEPT")
+    h.run("iptables", "-P", "INPUT", "DROP")
+    return a
+
+
+def _probes_input_drop(dh, a):
+    return [
+        Probe("outside", HOST_IP, 8080, "tcp", "INPUT policy DROP; published port from outside (the ufw trap)"),
+        Probe("outside", HOST_IP, 8080, "udp", "INPUT policy DROP; published udp port from outside"),
+        Probe("outside", a["web"], 80, "tcp", "outside direct to the container IP"),
+        Probe("outside", HOST_IP, HOST_PORT, "tcp", "INPUT policy DROP; a host service from outside"),
+        Probe("host", "127.0.0.1", 8080, "tcp", "host to loopback:published (INPUT accepts -i lo)"),
+        Probe("host", HOST_IP, 8080, "tcp", "host to its uplink address:published"),
+        Probe("container:client", HOST_IP, 8080, "tcp", "container to host address:published under INPUT DROP"),
+        Probe("container:client", a["gw"], 8080, "tcp", "container to its gateway:published under INPUT DROP"),
+        Probe("container:client", HOST_IP, HOST_PORT, "tcp", "container to a host service under INPUT DROP"),
+        Probe("container:client", a["web"], 80, "tcp", "same network, direct"),
+        Probe("container:client", OUTSIDE_IP, OUT_PORT, "tcp", "egress to outside"),
+    ]
+
+
+SCENARIOS: list[Scenario] = [
+    Scenario("a_default", "default flags, one user network, 8080->80 tcp+udp on 0.0.0.0", [],
+             _web_client("net1"), _published_probes),
+    Scenario("b_no_userland_proxy", "--userland-proxy=false, same as a", ["--userland-proxy=false"],
+             _web_client("net1"), _published_probes),
+    Scenario("c_no_proxy_no_localnet", "as b, then route_localnet=0 on the bridge by hand",
+             ["--userland-proxy=false"], _setup_c, _published_probes,
+             notes=["after setup: sysctl -w net.ipv4.conf.<bridge>.route_localnet=0"]),
+    Scenario("d_icc_false", "--icc=false, default bridge, two containers, web publishes 8080",
+             ["--icc=false"], _setup_icc, _probes_icc),
+    Scenario("e_internal", "--internal network with two containers, web started with -p 8080:80",
+             [], _setup_internal, _probes_internal),
+    Scenario("f_localhost_publish", "port published on 127.0.0.1 only (-p 127.0.0.1:8080:80 tcp+udp)",
+             [], _web_client("net1", publish=("127.0.0.1:8080:80", "127.0.0.1:8080:80/udp")),
+             _probes_localhost),
+    Scenario("g_two_networks", "two networks, one container each (alpha on net1 -p 8080:80, beta on net2 -p 8081:80)",
+             [], _setup_two_nets, _probes_two_nets),
+    Scenario("h_docker_user", "DOCKER-USER rules against outside traffic to the published port",
+             [], _setup_docker_user, _probes_docker_user,
+             notes=["iptables -I DOCKER-USER -i up0 -p tcp -m tcp --dport 80 -m comment --comment 'block outside tcp to web' -j DROP",
+                    "iptables -I DOCKER-USER -i up0 -p udp -m udp --dport 8080 -m comment --comment 'block outside udp 8080 (ineffective)' -j DROP"]),
+    Scenario("i_input_drop", "INPUT policy DROP (lo, established, 22 allowed) with a published port",
+             [], _setup_input_drop, _probes_input_drop,
+             notes=["iptables -A INPUT -i lo -j ACCEPT; -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT; "
+                    "-A INPUT -p tcp --dport 22 -j ACCEPT; -P INPUT DROP"]),
+    Scenario("j_no_iptables", "--iptables=false (userland proxy on), as a (the seed's cases 1 and 7)",
+             ["--iptables=false"], _web_client("net1"), _published_probes),
+    Scenario("k_no_iptables_no_proxy", "--iptables=false --userland-proxy=false, as a (the seed's case 6)",
+             ["--iptables=false", "--userland-proxy=false"], _web_client("net1"), _published_probes),
+]
+
+
+# --------------------------------------------------------------------------- running
+
+
+def run_scenario(sc: Scenario, outdir: Path, log=print) -> list[dict]:
+    t0 = time.monotonic()
+    with Lab(tag=sc.name) as lab:
+        dh = DockerHost(lab, flags=sc.flags).start()
+        addrs = sc.setup(dh)
+        listeners = []
+        for name in dh.containers:
+            for proto in ("tcp", "udp"):
+                listeners.append(dh.listen(f"container:{name}", proto, 80))
+        for proto in ("tcp", "udp"):
+            listeners.append(dh.listen("host", proto, HOST_PORT))
+            listeners.append(dh.listen("outside", proto, OUT_PORT))
+        results = []
+        for pr in sc.probes(dh, addrs):
+            r = dh.probe(pr.frm, pr.proto, pr.to, pr.port, timeout=2.0)
+            hit = None
+            for ls in listeners:
+                if ls.proto != pr.proto:
+                    continue
+                peer = ls.seen(r.token, wait=0.3 if (r.reply or r.connected) else 0.05)
+                if peer:
+                    hit = (ls, peer)
+                    break
+            results.append({
+                "from": pr.frm, "to": pr.to, "port": pr.port, "proto": pr.proto,
+                "reached": hit is not None,
+                "delivered_to": hit[0].tag if hit else None,
+                "seen_src": hit[1].src if hit else None,
+                "note": pr.note,
+                "connected": r.connected if pr.proto == "tcp" else None,
+                "reply": r.reply is not None,
+                "error": r.error,
+            })
+            log(f"  {pr.frm:>17} -> {pr.to}:{pr.port}/{pr.proto}: "
+                f"{'REACHED ' + hit[0].tag + ' src ' + hit[1].src if hit else 'not reached'}"
+                f"{'' if hit or not r.connected or pr.proto != 'tcp' else ' (handshake completed)'}"
+                f"{' [' + r.error + ']' if r.error and not hit else ''}")
+        header = [f"scenario: {sc.name}: {sc.title}",
+                  f"dockerd flags: {' '.join(sc.flags) or '(defaults)'}",
+                  *[f"setup: {n}" for n in sc.notes],
+                  "captured by tests/oracle/capture_docker.py in network namespaces; "
+                  "counters include the probes of <scenario>.probes.json"]
+        text = dh.collect(extra_header=header)
+    outdir.mkdir(parents=True, exist_ok=True)
+    (outdir / f"{sc.name}.txt").write_text(text)
+    (outdir / f"{sc.name}.probes.json").write_text(json.dumps(results, indent=1) + "\n")
+    log(f"{sc.name}: {len(results)} probes, {time.monotonic() - t0:.1f} s")
+    return results
+
+
+README_HEAD = """# Real Docker captures
+
+Each scenario ran a real `dockerd` (Docker {version}, iptables {iptables}, kernel {kernel})
+in a fresh network namespace, with containers built from a busybox-only image, and sent
+real TCP/UDP probes. Regenerate (root; takes about 20 s per scenario):
+
+    cd /work/main && .venv/bin/python -m tests.oracle.capture_docker fixtures/docker [SCENARIO...]
+
+Files per scenario:
+- `<scenario>.txt`: the host dump of the host namespace, written by `dnlint collect`'s
+  collector (`dnlint.collect.collect_dump`) run in that namespace with DOCKER_HOST at the
+  scenario's daemon. The `ps` section keeps only that daemon's `dockerd` and `docker-proxy`
+  lines. It was taken after the probes, so rule counters include them. The `#` header
+  names the scenario, the dockerd flags and any change made by hand.
+- `<scenario>.probes.json`: a list of probes: `from` (`host`, `outside`,
+  `container:NAME`), `to`, `port`, `proto`, `reached` (a listener saw the probe's token),
+  `delivered_to` (which listener), `seen_src` (the source address that listener saw),
+  `note`; plus `connected` (TCP: the handshake completed — a proxy or a black hole can
+  complete it without delivering), `reply` (an answer came back) and `error` (the
+  prober's error: `timeout`, `Connection refused`, ...).
+
+Topology: `outside` (192.0.2.2/24, eth0) -- veth -- `host` (192.0.2.1/24 on `up0`,
+default route via 192.0.2.2). The outside namespace also routes 172.16.0.0/12 via the
+host (a neighbour on the uplink can always do that), so "outside to the container IP
+directly" is a real question. Listeners: each container's namespace on tcp+udp 80 (the
+host's python run with `nsenter --net=/proc/PID/ns/net`), the host on tcp+udp 9090,
+outside on tcp+udp 9000. Probes time out after 2 s.
+
+## Scenarios
+"""
+
+
+FINDINGS = """
+## What the kernel did (read against DESIGN.md)
+
+Observed on the run these files come from; the tables above are the record.
+
+- Userland proxy on (a): only loopback traffic and traffic arriving from a bridge reach
+  `docker-proxy` (seen src = the bridge gateway, 172.18.0.1). The host's own connection to
+  its uplink address 192.0.2.1:8080 is DNATed by the kernel in nat OUTPUT (seen src
+  192.0.2.1), as DESIGN.md says. A container connecting to the host address goes to the
+  proxy, because nat `DOCKER` starts with `-i br-x -j RETURN`.
+- Proxy off (b): host -> 192.0.2.1:8080 arrives from 172.18.0.1 (`-o br -m addrtype
+  --src-type LOCAL -j MASQUERADE`); a container on the same network reaching the published
+  port through the host address keeps its own source (172.18.0.3): only the self-hairpin
+  (`-s C -d C --dport 80 -j MASQUERADE`) is rewritten (web -> itself arrives from 172.18.0.1).
+- route_localnet=0 on the bridge (c): host -> 127.0.0.1:8080 over TCP is silently dropped
+  (connect times out) — but over UDP `send()` fails at once with EINVAL ("Invalid
+  argument"): the loopback DNAT is not silent for UDP senders. host -> 192.0.2.1:8080 and
+  -> the gateway still work. Docker leaves docker0's route_localnet=1.
+- Direct routing to container IPs: a neighbour that routes 172.16/12 via the host reaches
+  a published container on its container port directly (a, b, c, i), even when the port is
+  published on 127.0.0.1 only (f: host-address and gateway connections are refused, the
+  container IP is reached). The filter `DOCKER` chain accepts `-d C ! -i br -o br --dport 80`
+  whatever the host IP of the binding.
+- --icc=false (d): container <-> container on docker0 is blocked both ways, TCP and UDP, but
+  the published port through the host address or the gateway is reachable (via the proxy).
+  bridge-nf-call-iptables is 1 in these namespaces, so same-bridge traffic meets FORWARD.
+- --internal (e): `-p` on an internal network publishes nothing (no proxy, no DNAT:
+  connection refused on every address); egress is dropped; but containers still reach the
+  host's own services (through the host address and the gateway): INPUT is not isolated.
+  Outside -> the container IP is dropped.
+- Two networks (g): alpha <-> beta by container IP is dropped both ways; alpha reaches
+  beta's published port through the host address (proxy, seen src beta's gateway) and
+  through net2's gateway address; alpha reaches host services on net2's gateway address.
+- DOCKER-USER (h): a rule on the container port (`--dport 80`, after DNAT) blocks outside
+  both through the published port and directly; a rule on the published port
+  (`--dport 8080`, before DNAT) never matches: outside UDP to 8080 is still delivered.
+- INPUT policy DROP (i), the ufw trap: outside -> 192.0.2.1:8080 is delivered (FORWARD path,
+  not INPUT), while a host service on 9090 is blocked. With the userland proxy, a container's
+  connection to the host address or its gateway on the published port is blocked too: it is
+  not DNATed (`-i br -j RETURN`) and meets INPUT's DROP on its way to docker-proxy.
+- --iptables=false (j): docker-proxy carries every published connection, so the container
+  sees the gateway (172.18.0.1) as the source even for outside clients; egress is not
+  NATed (outside sees 172.18.0.3 — it answers only because outside routes 172.16/12 back
+  via the host, the seed's "the upstream must route the container subnet").
+- --iptables=false --userland-proxy=false (k): the seed's black hole. Every published-port
+  TCP connection completes its handshake (`connected: true`: dockerd holds the port) and
+  then nothing arrives; UDP to the port vanishes. The container's own IP still works from
+  the host and from outside.
+"""
+
+
+def write_readme(outdir: Path) -> None:
+    import platform
+    import subprocess
+
+    def first(cmd):
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True).stdout.strip().splitlines()[0]
+        except Exception:
+            return "?"
+
+    parts = [README_HEAD.format(version=first(["dockerd", "--version"]).replace("Docker version ", ""),
+                                iptables=first(["iptables", "-V"]).replace("iptables ", ""),
+                                kernel=platform.release())]
+    by_name = {s.name: s for s in SCENARIOS}
+    for sc in SCENARIOS:
+        pj = outdir / f"{sc.name}.probes.json"
+        if not pj.exists():
+            continue
+        probes = json.loads(pj.read_text())
+        parts.append(f"\n### {sc.name}: {sc.title}\n\n")
+        parts.append(f"dockerd flags: `{' '.join(sc.flags) or '(defaults)'}`\n")
+        for n in sc.notes:
+            parts.append(f"setup: `{n}`\n")
+        parts.append("\n| from | to | proto | reached | delivered to | seen src | note |\n"
+                     "|---|---|---|---|---|---|---|\n")
+        for p in probes:
+            reached = "yes" if p["reached"] else (
+                "no (handshake completed)" if p.get("connected") else f"no ({p.get('error') or 'no answer'})")
+            parts.append(f"| {p['from']} | {p['to']}:{p['port']} | {p['proto']} | {reached} | "
+                         f"{p['delivered_to'] or ''} | {p['seen_src'] or ''} | {p['note']} |\n")
+    parts.append(FINDINGS)
+    (outdir / "README.md").write_text("".join(parts))
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        print(__doc__)
+        return 2
+    outdir = Path(argv[0])
+    names = argv[1:]
+    for reason in (netns_unavailable(), docker_unavailable()):
+        if reason:
+            print(f"cannot capture: {reason}", file=sys.stderr)
+            return 2
+    todo = [s for s in SCENARIOS if not names or s.name in names or s.name.split("_")[0] in names]
+    unknown = set(names) - {s.name for s in SCENARIOS} - {s.name.split("_")[0] for s in SCENARIOS}
+    if unknown:
+        print(f"unknown scenarios: {sorted(unknown)}; have {[s.name for s in SCENARIOS]}", file=sys.stderr)
+        return 2
+    failed = []
+    for sc in todo:
+        print(f"== {sc.name}: {sc.title}", flush=True)
+        try:
+            run_scenario(sc, outdir, log=lambda m: print(m, flush=True))
+        except Exception as exc:  # keep going with the next scenario
+            failed.append(sc.name)
+            print(f"{sc.name} FAILED: {exc}", file=sys.stderr, flush=True)
+    write_readme(outdir)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
