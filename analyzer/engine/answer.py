@@ -1,0 +1,34 @@
+"""The answer to "can A reach B on port P": the JSON contract of ``dnlint query``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Answer:
+    reachable: bool | None  # None: depends on an approximated match ("possible")
+    verdict: str  # ACCEPT, DROP, REJECT, NO_ROUTE, MARTIAN, NO_LISTENER, BLACKHOLE, FORWARDING_DISABLED, UNKNOWN
+    witness: dict | None  # src, dst, proto, sport, dport, in_iface, out_iface
+    translations: list[dict] = field(default_factory=list)  # kind, from, to, rule{table,chain,index,line}
+    delivered: dict | None = None  # ip, port, seen_src, by
+    path: list[dict] = field(default_factory=list)  # table, chain, index, line, action
+    blocked_by: dict | None = None  # table, chain, index, line, reason
+    assumptions: list[str] = field(default_factory=list)
+    approximated: list[str] = field(default_factory=list)
+    query: dict = field(default_factory=dict)
+    also_blocked_by: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "reachable": self.reachable,
+            "verdict": self.verdict,
+            "witness": self.witness,
+            "translations": self.translations,
+            "delivered": self.delivered,
+            "path": self.path,
+            "blocked_by": self.blocked_by,
+            "assumptions": self.assumptions,
+            "approximated": self.approximated,
+            "query": self.query,
+        }

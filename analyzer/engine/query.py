@@ -1,0 +1,438 @@
+"""``dnlint query``: can A reach B on port P? Endpoints, the search, and the explained answer.
+
+Python API::
+
+    from dnlint.load import load_dump
+    from dnlint.engine.query import query_dump
+    answer = query_dump(load_dump("host.txt"), "host", "127.0.0.1", 80, "tcp")
+    answer.reachable, answer.verdict, answer.witness, answer.path, answer.blocked_by
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from ..ir import HostDump
+from ..model.host import LOOPBACK_V4, HostModel, build_host
+from ..model.intervals import IntervalSet, addr_max, cidr_interval, ip_int, ip_str
+from ..model.matches import RuleCompiler, addrtype_classes
+from ..model.path import Flow, Outcome, Path, Step
+from ..model.values import PROTOCOLS
+from .answer import Answer
+from .explore import Exploration, Leaf, explore
+
+
+class EndpointError(ValueError):
+    """An endpoint that cannot be resolved against the dump (unknown container, bad address)."""
+
+
+@dataclass
+class Origin:
+    kind: str  # local, iface, bridged
+    iface: str | None
+    src: IntervalSet | None  # None: chosen by the host's routing (local origin)
+    text: str
+
+
+@dataclass
+class Engine:
+    host: HostModel
+    compiler: RuleCompiler
+
+
+def engine_for(dump: HostDump, family: int = 4) -> Engine:
+    host = build_host(dump, family)
+    classes = addrtype_classes(family, host.local_addrs, host.routes)
+    return Engine(host, RuleCompiler(family, host.local_addrs, classes, host.local_by_iface))
+
+
+# --------------------------------------------------------------------------- endpoints
+
+
+def _net_range(text: str, family: int) -> IntervalSet | None:
+    iv = cidr_interval(text, family)
+    return IntervalSet.range(*iv) if iv else None
+
+
+def resolve_destination(host: HostModel, text: str) -> IntervalSet:
+    fam = host.family
+    if text.startswith("container:"):
+        name = text.split(":", 1)[1]
+        eps = [e for e in host.endpoints if e.container == name]
+        if not eps:
+            raise EndpointError(f"no container named {name!r} in the dump's Docker inventory")
+        return IntervalSet(((e.ip, e.ip) for e in eps))
+    if text.startswith("network:"):
+        name = text.split(":", 1)[1]
+        net = host.networks.get(name)
+        if net is None:
+            raise EndpointError(f"no Docker network named {name!r} in the dump")
+        return IntervalSet(net[1])
+    if text == "host":
+        loc = host.local_addrs
+        return loc.intersect(IntervalSet.range(*LOOPBACK_V4).complement(0, addr_max(fam))) if fam == 4 else loc
+    s = _net_range(text, fam)
+    if s is None:
+        raise EndpointError(f"{text!r} is not an IPv{fam} address or CIDR, nor host, container:NAME or network:NAME")
+    return s
+
+
+def resolve_origin(host: HostModel, text: str, dst: IntervalSet) -> Origin:
+    fam = host.family
+    full = IntervalSet.range(0, addr_max(fam))
+    dst_point = dst.min() if dst.is_point() else None
+    if text == "host":
+        return Origin("local", None, None, "host")
+    if text.startswith("container:") or text.startswith("network:"):
+        kind, name = text.split(":", 1)
+        if kind == "container":
+            eps = [e for e in host.endpoints if e.container == name]
+            if not eps:
+                raise EndpointError(f"no container named {name!r} in the dump's Docker inventory")
+            ep = None
+            if dst_point is not None:
+                for e in eps:
+                    subnets = host.networks.get(e.network, (None, [], [], False))[1]
+                    if any(lo <= dst_point <= hi for lo, hi in subnets):
+                        ep = e
+                        break
+            ep = ep or eps[0]
+            src = IntervalSet.point(ep.ip)
+            network = ep.network
+        else:
+            net = host.networks.get(name)
+            if net is None:
+                raise EndpointError(f"no Docker network named {name!r} in the dump")
+            src = IntervalSet(net[1])
+            for g in net[2]:
+                src = src.intersect(IntervalSet.point(g).complement(0, addr_max(fam)))
+            network = name
+        bridge, subnets, gws, _internal = host.networks.get(network, (None, [], [], False))
+        if bridge is None:
+            raise EndpointError(f"the bridge of network {network!r} is not known")
+        return _bridge_origin(host, bridge, subnets, gws, src, dst, text)
+    if text.startswith("iface:"):
+        name = text.split(":", 1)[1]
+        return Origin("iface", name, full, text)
+    if text == "outside":
+        dev = host.default_route_dev()
+        if dev is None:
+            raise EndpointError("the dump has no default route, so `outside` has no interface")
+        src = _routed_via(host, dev)
+        return Origin("iface", dev, src, f"outside (via {dev})")
+    s = _net_range(text, fam)
+    if s is None:
+        raise EndpointError(f"{text!r} is not an IPv{fam} address or CIDR, nor host, outside, iface:NAME, "
+                            "container:NAME or network:NAME")
+    if s.is_point() and host.is_local(s.min()):
+        return Origin("local", None, s, f"host ({text})")
+    r = host.route(s.min())
+    if r.dev is None:
+        raise EndpointError(f"the host has no route back to {text}, so the interface it arrives on is unknown")
+    for name, (bridge, subnets, gws, _i) in host.networks.items():
+        if bridge == r.dev:
+            return _bridge_origin(host, bridge, subnets, gws, s, dst, text)
+    if r.dev in host.bridges:
+        subnets = [(e.lo, e.hi) for e in host.routes if e.dev == r.dev and e.table == "main" and e.type == "unicast"]
+        gws = [a for a, _p in host.ifaces.get(r.dev, [])]
+        return _bridge_origin(host, r.dev, subnets, gws, s, dst, text)
+    return Origin("iface", r.dev, s, f"{text} (via {r.dev})")
+
+
+def _bridge_origin(host, bridge, subnets, gws, src, dst, text) -> Origin:
+    """A sender behind a bridge: a destination in its own subnet (not the gateway) is reached on L2."""
+    if dst.is_point():
+        d = dst.min()
+        if any(lo <= d <= hi for lo, hi in subnets) and d not in gws and not host.is_local(d):
+            return Origin("bridged", bridge, src, text)
+    return Origin("iface", bridge, src, text)
+
+
+def _routed_via(host: HostModel, dev: str) -> IntervalSet:
+    """Addresses whose best route (main table) leaves through ``dev``: where `outside` comes from."""
+    fam = host.family
+    full = IntervalSet.range(0, addr_max(fam))
+    out = full
+    for r in host.routes:
+        if r.table == "main" and r.dev != dev and r.plen > 0:
+            out = out.intersect(IntervalSet.range(r.lo, r.hi).complement(*full.ivs[0]))
+    out = out.intersect(host.local_addrs.complement(*full.ivs[0]))
+    if fam == 4:
+        out = out.intersect(IntervalSet.range(0xE0000000, 0xFFFFFFFF).complement(*full.ivs[0]))
+        out = out.intersect(IntervalSet.range(0, 0x00FFFFFF).complement(*full.ivs[0]))
+    return out
+
+
+# --------------------------------------------------------------------------- the search
+
+
+def _run_origin(eng: Engine, origin: Origin, proto: str):
+    host = eng.host
+
+    def body(run):
+        flow = Flow(proto=proto)
+        path = Path(host, run, eng.compiler)
+        if origin.kind == "local":
+            return path.from_local(flow)
+        if origin.kind == "bridged":
+            return path.bridged(flow, origin.iface)
+        return path.from_iface(flow, origin.iface)
+
+    return body
+
+
+def _init(host: HostModel, origin: Origin, dst: IntervalSet, port: int | None, proto: str,
+          sport: int | None = None) -> dict[str, IntervalSet]:
+    init = {"dst": dst, "proto": IntervalSet.point(PROTOCOLS[proto])}
+    if port is not None:
+        init["dport"] = IntervalSet.point(port)
+    elif proto in ("tcp", "udp"):
+        init["dport"] = IntervalSet.range(1, 65535)
+    if sport is not None:
+        init["sport"] = IntervalSet.point(sport)
+    elif proto in ("tcp", "udp"):
+        init["sport"] = IntervalSet.range(1, 65535)
+    if proto == "icmp":
+        init["icmp"] = IntervalSet.point(8 * 256)  # echo-request
+        init["sport"] = IntervalSet.point(0)
+        init["dport"] = IntervalSet.point(0)
+    if origin.src is not None:
+        init["src"] = origin.src
+    elif origin.kind == "local":
+        src, _r = host.source_for(dst.min())
+        if src is not None:
+            init["src"] = IntervalSet.point(src)
+    return init
+
+
+def _proved_accept(leaf: Leaf) -> bool:
+    o = leaf.outcome
+    return o.verdict == "ACCEPT" and not leaf.outcome.flow.approximations and o.proxy is None
+
+
+def search(eng: Engine, origin: Origin, dst: IntervalSet, port: int | None, proto: str,
+           sport: int | None = None) -> Exploration:
+    init = _init(eng.host, origin, dst, port, proto, sport)
+    return explore(eng.host.family, init, _run_origin(eng, origin, proto), stop_when=_proved_accept)
+
+
+# --------------------------------------------------------------------------- the answer
+
+
+def query_dump(dump: HostDump, src: str, dst: str, port: int | None = None, proto: str = "tcp",
+               *, family: int = 4) -> Answer:
+    return query(engine_for(dump, family), src, dst, port, proto)
+
+
+def query(eng: Engine, src: str, dst: str, port: int | None = None, proto: str = "tcp") -> Answer:
+    host = eng.host
+    before = len(host.assumptions)
+    dst_set = resolve_destination(host, dst)
+    origin = resolve_origin(host, src, dst_set)
+    if proto == "all":
+        answers = [query(eng, src, dst, port, p) for p in ("tcp", "udp", "icmp")]
+        for a in answers:
+            if a.reachable:
+                return a
+        return next((a for a in answers if a.reachable is None), answers[0])
+    if proto not in ("tcp", "udp", "icmp", "sctp"):
+        raise EndpointError(f"unknown protocol {proto!r} (tcp, udp, icmp or all)")
+    result = search(eng, origin, dst_set, port, proto)
+    answer = _assemble(eng, origin, result, proto)
+    answer.query = {"from": src, "to": dst, "port": port, "proto": proto}
+    static = [a for a in host.assumptions[:before] if _static_assumption(a)]
+    answer.assumptions = _dedupe(static + host.assumptions[before:] + answer.assumptions)
+    return answer
+
+
+def _static_assumption(text: str) -> bool:
+    return text.startswith(("local routes", "connected routes", "the host's addresses", "table "))
+
+
+def _dedupe(items: list[str]) -> list[str]:
+    seen, out = set(), []
+    for x in items:
+        if x not in seen:
+            seen.add(x)
+            out.append(x)
+    return out
+
+
+def _ipport(v_addr: int | None, v_port: int | None, fam: int, proto: str) -> str:
+    a = ip_str(v_addr, fam) if v_addr is not None else "?"
+    if proto in ("icmp",) or v_port is None:
+        return a
+    return f"{a}:{v_port}" if fam == 4 else f"[{a}]:{v_port}"
+
+
+def _rule_ref(step: Step | None) -> dict | None:
+    if step is None:
+        return None
+    return {"table": step.table, "chain": step.chain, "index": step.index, "line": step.line}
+
+
+def _leaf_view(eng: Engine, leaf: Leaf, proto: str) -> dict:
+    """Concrete values of one path: witness, translations, delivery."""
+    fam = eng.host.family
+    run, vals, o = leaf.run, leaf.values, leaf.outcome
+    init, cur = run.st.initial, run.st.cur
+    flow = o.flow
+    witness = {
+        "src": ip_str(vals[init["src"]], fam), "dst": ip_str(vals[init["dst"]], fam), "proto": proto,
+        "sport": vals[init["sport"]] if proto in ("tcp", "udp", "sctp") else None,
+        "dport": vals[init["dport"]] if proto in ("tcp", "udp", "sctp") else None,
+        "in_iface": None, "out_iface": None,
+    }
+    translations = []
+    for t in flow.translations:
+        translations.append({
+            "kind": t.kind,
+            "from": _ipport(vals.get(t.before[0]), vals.get(t.before[1]), fam, proto),
+            "to": _ipport(vals.get(t.after[0]), vals.get(t.after[1]), fam, proto),
+            "rule": _rule_ref(t.step),
+        })
+    final = {"dst": vals[cur["dst"]], "dport": vals[cur["dport"]], "src": vals[cur["src"]],
+             "sport": vals[cur["sport"]]}
+    return {"witness": witness, "translations": translations, "final": final}
+
+
+def _assemble(eng: Engine, origin: Origin, result: Exploration, proto: str) -> Answer:
+    host = eng.host
+    fam = host.family
+    leaves = result.leaves
+    accepted: list[tuple[Leaf, Answer]] = []
+    blocked: list[Leaf] = []
+    for leaf in leaves:
+        o = leaf.outcome
+        if o.verdict == "ACCEPT":
+            ans = _accepted_answer(eng, origin, leaf, proto)
+            accepted.append((leaf, ans))
+        else:
+            blocked.append(leaf)
+    proved = [a for _l, a in accepted if a.reachable is True]
+    if proved:
+        return proved[0]
+    possible = [a for _l, a in accepted if a.reachable is None]
+    unknown_blocks = [lf for lf in blocked if lf.outcome.verdict == "UNKNOWN"]
+    if possible:
+        return possible[0]
+    second_leg_blocked = [a for _l, a in accepted if a.reachable is False]
+    if unknown_blocks or result.truncated:
+        leaf = unknown_blocks[0] if unknown_blocks else (blocked[0] if blocked else None)
+        ans = _blocked_answer(eng, origin, leaf, proto) if leaf else Answer(None, "UNKNOWN", None)
+        ans.reachable = None
+        ans.verdict = "UNKNOWN"
+        if result.truncated:
+            ans.approximated.append(f"the search stopped after {result.runs} paths")
+        return ans
+    if second_leg_blocked:
+        return second_leg_blocked[0]
+    if not blocked:
+        return Answer(False, "NO_PACKET", None, assumptions=["no packet matches the query"],
+                      blocked_by={"table": None, "chain": None, "index": None, "line": None,
+                                  "reason": "no packet of this kind exists (the endpoints exclude each other)"})
+    # every path is blocked; name what blocks them, the most common blocker first
+    ans = _blocked_answer(eng, origin, blocked[0], proto)
+    others = []
+    for lf in blocked[1:]:
+        b = _blocker(lf.outcome)
+        if b not in others and b != ans.blocked_by:
+            others.append(b)
+    ans.also_blocked_by = others
+    approximated = sorted({a for lf in blocked for a in lf.outcome.flow.approximations})
+    if approximated:
+        # a "no" that holds in every branch of the approximated matches is still a proof
+        ans.approximated = approximated
+    return ans
+
+
+def _blocker(o: Outcome) -> dict:
+    step = o.blocked_by
+    reason = o.reason
+    if reason is None and step is not None:
+        reason = {"DROP": "dropped by this rule", "REJECT": "rejected by this rule"}.get(step.action.split()[0],
+                                                                                          step.action)
+        if step.index is None and step.chain:
+            reason = f"the {step.table} {step.chain} policy is {step.action.split()[-1]}"
+    d = _rule_ref(step) or {"table": None, "chain": None, "index": None, "line": None}
+    d["reason"] = reason or o.verdict.lower()
+    return d
+
+
+def _blocked_answer(eng: Engine, origin: Origin, leaf: Leaf, proto: str) -> Answer:
+    view = _leaf_view(eng, leaf, proto)
+    o = leaf.outcome
+    w = view["witness"]
+    w["in_iface"] = origin.iface if origin.kind != "local" else None
+    w["out_iface"] = o.flow.out_iface
+    return Answer(
+        reachable=False, verdict=o.verdict, witness=w, translations=view["translations"], delivered=None,
+        path=[s.as_dict() for s in o.flow.trace], blocked_by=_blocker(o),
+        assumptions=list(o.flow.notes) + list(o.flow.choices),
+    )
+
+
+def _accepted_answer(eng: Engine, origin: Origin, leaf: Leaf, proto: str) -> Answer:
+    host = eng.host
+    fam = host.family
+    o = leaf.outcome
+    view = _leaf_view(eng, leaf, proto)
+    w = view["witness"]
+    w["in_iface"] = origin.iface if origin.kind != "local" else None
+    w["out_iface"] = o.flow.out_iface if o.delivery and o.delivery.kind != "socket" else None
+    final = view["final"]
+    reachable: bool | None = None if o.flow.approximations else True
+    delivered = {
+        "ip": ip_str(final["dst"], fam), "port": final["dport"] if proto in ("tcp", "udp", "sctp") else None,
+        "seen_src": ip_str(final["src"], fam), "by": o.delivery.by if o.delivery else "kernel",
+    }
+    if o.delivery and o.delivery.container:
+        delivered["container"] = o.delivery.container
+    ans = Answer(
+        reachable=reachable, verdict="ACCEPT", witness=w, translations=view["translations"], delivered=delivered,
+        path=[s.as_dict() for s in o.flow.trace], blocked_by=None,
+        assumptions=list(o.flow.notes) + list(o.flow.choices), approximated=list(o.flow.approximations),
+    )
+    if o.delivery and o.delivery.listener:
+        ans.assumptions.append(f"served by the listening socket {o.delivery.listener}")
+    if o.delivery and o.delivery.kind == "container":
+        ans.assumptions.append(f"a server in container {o.delivery.container} is assumed to listen on "
+                               f"{proto}/{final['dport']}")
+    if o.proxy is not None:
+        return _proxy_leg(eng, ans, o, proto)
+    return ans
+
+
+def _proxy_leg(eng: Engine, first: Answer, o: Outcome, proto: str) -> Answer:
+    """docker-proxy accepted the connection and opens a new one to the container."""
+    host = eng.host
+    cip, cport = o.proxy
+    dst = ip_int(cip)
+    if dst is None:
+        first.reachable = None
+        first.approximated.append(f"docker-proxy's container address {cip!r} is not understood")
+        return first
+    origin = Origin("local", None, None, "docker-proxy")
+    leg = search(eng, origin, IntervalSet.point(dst), cport, proto)
+    leg_answer = _assemble(eng, origin, leg, proto)
+    proxy_t = {"kind": "PROXY", "from": f"{first.delivered['ip']}:{first.delivered['port']}",
+               "to": f"{cip}:{cport}", "rule": None}
+    ans = Answer(
+        reachable=leg_answer.reachable if first.reachable is not False else False,
+        verdict=leg_answer.verdict, witness=first.witness,
+        translations=first.translations + [proxy_t] + leg_answer.translations,
+        delivered=None, path=first.path + [{"table": None, "chain": None, "index": None, "line": None,
+                                            "action": f"docker-proxy connects to {cip}:{cport}"}] + leg_answer.path,
+        blocked_by=leg_answer.blocked_by,
+        assumptions=first.assumptions + leg_answer.assumptions,
+        approximated=first.approximated + leg_answer.approximated,
+    )
+    if leg_answer.delivered:
+        ans.delivered = dict(leg_answer.delivered)
+        ans.delivered["by"] = "docker-proxy"
+        if "container" in leg_answer.delivered:
+            ans.delivered["container"] = leg_answer.delivered["container"]
+    if first.reachable is None and ans.reachable:
+        ans.reachable = None
+    return ans

@@ -1,0 +1,388 @@
+"""The host as the kernel sees it: tables, addresses, routes, sysctls, sockets, Docker.
+
+Built from a :class:`~dnlint.ir.HostDump` for one address family. Every fact the dump
+lacks but an answer needs is taken from the kernel's or Docker's default and recorded in
+:attr:`HostModel.assumptions`, so answers can say what they rest on.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from ..ir import Chain, HostDump, Listener, RulesetFormat, Span, Table
+from ..parse.facts.ps import docker_proxies, dockerd_flags
+from ..parse.facts.sysctl import sysctl_iface_key
+from .intervals import IntervalSet, addr_max, cidr_interval, ip_int, ip_str
+
+LOOPBACK_V4 = (0x7F000000, 0x7FFFFFFF)
+
+
+@dataclass(slots=True)
+class RouteEntry:
+    lo: int
+    hi: int
+    plen: int
+    type: str
+    table: str
+    dev: str | None
+    via: int | None
+    src: int | None
+    metric: int
+    span: Span | None
+
+
+@dataclass(slots=True)
+class RouteResult:
+    type: str  # local, unicast, broadcast, blackhole, unreachable, prohibit, none
+    dev: str | None
+    via: int | None
+    src: int | None
+    entry: RouteEntry | None
+
+
+@dataclass(slots=True)
+class Proxy:
+    proto: str
+    host_ip: str
+    host_port: int
+    container_ip: str
+    container_port: int
+    pid: int | None
+
+
+@dataclass(slots=True)
+class Endpoint:
+    container: str
+    network: str
+    ip: int
+    bridge: str | None
+
+
+@dataclass
+class HostModel:
+    family: int
+    tables: dict[str, dict[str, Chain]]
+    table_spans: dict[str, Span]
+    lossy_tables: set[str]
+    ifaces: dict[str, list[tuple[int, int]]]  # iface -> [(address, prefixlen)]
+    bridges: set[str]
+    local_addrs: IntervalSet
+    local_by_iface: dict[str, IntervalSet]
+    routes: list[RouteEntry]
+    sysctls: dict[str, str]
+    listeners: list[Listener]
+    listeners_known: bool
+    proxies: list[Proxy]
+    dockerd: dict[str, str | bool]
+    dockerd_running: bool
+    endpoints: list[Endpoint]
+    networks: dict[str, tuple[str | None, list[tuple[int, int]], list[int], bool]]  # name -> (bridge, subnets, gateways, internal)
+    assumptions: list[str] = field(default_factory=list)
+    addresses_known: bool = True
+
+    # ------------------------------------------------------------------ sysctls
+
+    def _sysctl(self, key: str) -> str | None:
+        return self.sysctls.get(key)
+
+    def _flag(self, key: str) -> bool | None:
+        v = self._sysctl(key)
+        if v is None:
+            return None
+        try:
+            return int(v.split()[0]) != 0
+        except (ValueError, IndexError):
+            return None
+
+    def _assume(self, text: str) -> None:
+        if text not in self.assumptions:
+            self.assumptions.append(text)
+
+    def route_localnet(self, iface: str) -> bool:
+        """IN_DEV_ROUTE_LOCALNET: conf.all OR conf.<iface> (IN_DEV_ORCONF in the kernel)."""
+        all_v = self._flag(sysctl_iface_key(4, "all", "route_localnet"))
+        dev_v = self._flag(sysctl_iface_key(4, iface, "route_localnet"))
+        if all_v is None and dev_v is None:
+            assumed = self._docker_sets_route_localnet(iface)
+            self._assume(f"route_localnet on {iface} assumed {int(assumed)}: no sysctl for it in the dump"
+                         + (" (dockerd with --userland-proxy=false sets it to 1 on its bridges)" if assumed else ""))
+            return assumed
+        return bool(all_v) or bool(dev_v)
+
+    def _docker_sets_route_localnet(self, iface: str) -> bool:
+        return (self.dockerd_running and self.dockerd.get("--userland-proxy") is False
+                and iface in self.bridges)
+
+    def forwarding(self, iface: str) -> bool:
+        """IN_DEV_FORWARD(in_dev): the input device's own forwarding setting.
+
+        ``net.ipv4.ip_forward`` writes conf.all.forwarding and every device's setting, so
+        when the device's own key is absent the global value stands in for it.
+        """
+        dev_v = self._flag(sysctl_iface_key(4, iface, "forwarding"))
+        if dev_v is not None:
+            return dev_v
+        for key in ("net.ipv4.ip_forward", sysctl_iface_key(4, "all", "forwarding")):
+            v = self._flag(key)
+            if v is not None:
+                return v
+        assumed = self.dockerd_running and self.dockerd.get("--ip-forward", True) is not False
+        self._assume(f"net.ipv4.ip_forward assumed {int(assumed)}: no sysctl for it in the dump"
+                     + (" (dockerd enables it)" if assumed else " (the kernel's default)"))
+        return assumed
+
+    def bridge_nf_call(self) -> bool:
+        key = "net.bridge.bridge-nf-call-iptables" if self.family == 4 else "net.bridge.bridge-nf-call-ip6tables"
+        v = self._flag(key)
+        if v is not None:
+            return v
+        assumed = self.dockerd_running
+        self._assume(f"{key} assumed {int(assumed)}: no sysctl for it in the dump"
+                     + (" (dockerd loads br_netfilter, which sets it to 1)" if assumed else
+                        " (br_netfilter not known to be loaded)"))
+        return assumed
+
+    # ------------------------------------------------------------------ addresses and routes
+
+    def is_local(self, addr: int) -> bool:
+        return addr in self.local_addrs
+
+    def iface_of_local(self, addr: int) -> str | None:
+        for name, s in self.local_by_iface.items():
+            if addr in s:
+                return name
+        return None
+
+    def primary_address(self, iface: str) -> int | None:
+        addrs = self.ifaces.get(iface) or []
+        return addrs[0][0] if addrs else None
+
+    def route(self, dst: int) -> RouteResult:
+        """Longest-prefix match over the local, main and default tables (policy rules not modelled)."""
+        for table in ("local", "main", "default"):
+            best: RouteEntry | None = None
+            for r in self.routes:
+                if r.table != table or not (r.lo <= dst <= r.hi):
+                    continue
+                if best is None or r.plen > best.plen or (r.plen == best.plen and r.metric < best.metric):
+                    best = r
+            if best is not None:
+                if best.type in ("broadcast", "multicast", "anycast") and table == "local" and best.plen < 32:
+                    continue
+                return RouteResult(best.type, best.dev, best.via, best.src, best)
+        return RouteResult("none", None, None, None, None)
+
+    def source_for(self, dst: int) -> tuple[int | None, RouteResult]:
+        """The source address a local socket gets when it connects to ``dst`` (no bind)."""
+        r = self.route(dst)
+        if r.type == "local":
+            # connections to a local address leave from that address (127.0.0.1 for 127/8)
+            if self.family == 4 and LOOPBACK_V4[0] <= dst <= LOOPBACK_V4[1]:
+                return ip_int("127.0.0.1"), r
+            return dst, r
+        if r.src is not None:
+            return r.src, r
+        if r.dev:
+            return self.primary_address(r.dev), r
+        return None, r
+
+    def default_route_dev(self) -> str | None:
+        for r in self.routes:
+            if r.table == "main" and r.plen == 0 and r.type == "unicast":
+                return r.dev
+        return None
+
+    def bridge_of(self, addr: int) -> str | None:
+        """The Docker bridge whose subnet holds ``addr``."""
+        for name, (bridge, subnets, _gws, _internal) in self.networks.items():
+            for lo, hi in subnets:
+                if lo <= addr <= hi:
+                    return bridge
+        return None
+
+    def endpoint_by_ip(self, addr: int) -> Endpoint | None:
+        for e in self.endpoints:
+            if e.ip == addr:
+                return e
+        return None
+
+    # ------------------------------------------------------------------ sockets
+
+    def listener_for(self, proto: str, addr: int, port: int) -> Listener | None:
+        for ls in self.listeners:
+            if ls.proto != proto or ls.port != port:
+                continue
+            if ls.family == self.family:
+                if ls.address in ("*", "0.0.0.0", "::") or ip_int(ls.address) == addr:
+                    return ls
+            elif self.family == 4 and ls.family == 6 and ls.address in ("::", "*"):
+                if ls.v6only is not True:
+                    if ls.v6only is None:
+                        self._assume(f"the IPv6 wildcard listener on port {port} ({ls.process or 'unknown'}) "
+                                     "is assumed to take IPv4 too (IPV6_V6ONLY unknown)")
+                    return ls
+            elif self.family == 4 and ls.family == 6 and ls.address.startswith("::ffff:"):
+                if ip_int(ls.address[7:]) == addr:
+                    return ls
+        return None
+
+    def proxy_for(self, proto: str, addr: int, port: int) -> Proxy | None:
+        for p in self.proxies:
+            if p.proto == proto and p.host_port == port:
+                hip = ip_int(p.host_ip) if p.host_ip not in ("0.0.0.0", "::", "") else None
+                if hip is None or hip == addr:
+                    return p
+        return None
+
+
+def _ip_family(value: str) -> int | None:
+    try:
+        return ipaddress.ip_interface(value).version
+    except ValueError:
+        return None
+
+
+def build_host(dump: HostDump, family: int = 4) -> HostModel:
+    assumptions: list[str] = []
+    tables, spans, lossy = _select_tables(dump, family, assumptions)
+
+    ifaces: dict[str, list[tuple[int, int]]] = {}
+    for iface in dump.facts.interfaces:
+        ifaces.setdefault(iface.name, [])
+    bridges = {i.name for i in dump.facts.interfaces if i.kind == "bridge"}
+    for a in dump.facts.addresses:
+        if a.family != family:
+            continue
+        try:
+            itf = ipaddress.ip_interface(a.cidr)
+        except ValueError:
+            continue
+        ifaces.setdefault(a.iface, []).append((int(itf.ip), itf.network.prefixlen))
+
+    networks: dict[str, tuple[str | None, list[tuple[int, int]], list[int], bool]] = {}
+    endpoints: list[Endpoint] = []
+    for n in dump.facts.docker_networks:
+        subnets = [iv for s in n.subnets if _ip_family(s) == family and (iv := cidr_interval(s, family))]
+        gws = [g for s in n.gateways if (g := ip_int(s.split("/")[0])) is not None and _ip_family(s.split("/")[0]) == family]
+        networks[n.name] = (n.bridge, subnets, gws, n.internal)
+        if n.bridge and n.driver in (None, "bridge"):
+            bridges.add(n.bridge)
+        for e in n.endpoints:
+            addr = e.ipv4 if family == 4 else e.ipv6
+            if addr and (v := ip_int(addr.split("/")[0])) is not None:
+                endpoints.append(Endpoint(e.container, n.name, v, n.bridge))
+    for c in dump.facts.docker_containers:
+        for e in c.endpoints:
+            addr = e.ipv4 if family == 4 else e.ipv6
+            if addr and (v := ip_int(addr.split("/")[0])) is not None:
+                if not any(x.ip == v and x.container == c.name for x in endpoints):
+                    bridge = networks.get(e.network, (None,))[0]
+                    endpoints.append(Endpoint(c.name, e.network, v, bridge))
+    for name in list(ifaces):
+        if name == "docker0" or name.startswith("br-"):
+            bridges.add(name)
+
+    routes: list[RouteEntry] = []
+    for r in dump.facts.routes:
+        if r.family != family:
+            continue
+        dst = "0.0.0.0/0" if (r.dst == "default" and family == 4) else ("::/0" if r.dst == "default" else r.dst)
+        iv = cidr_interval(dst, family)
+        if iv is None:
+            continue
+        plen = ipaddress.ip_network(dst, strict=False).prefixlen
+        routes.append(RouteEntry(iv[0], iv[1], plen, r.type or "unicast", r.table or "main", r.dev,
+                                 ip_int(r.via) if r.via else None, ip_int(r.src) if r.src else None,
+                                 r.metric or 0, r.span))
+
+    addresses_known = bool(any(ifaces.values()) or routes)
+    if not any(r.table == "local" for r in routes):
+        # the local table is derived from addresses exactly as the kernel derives it
+        for name, addrs in ifaces.items():
+            for addr, plen in addrs:
+                routes.append(RouteEntry(addr, addr, 32 if family == 4 else 128, "local", "local", name, None,
+                                         addr, 0, None))
+        if family == 4:
+            routes.append(RouteEntry(LOOPBACK_V4[0], LOOPBACK_V4[1], 8, "local", "local", "lo", None,
+                                     ip_int("127.0.0.1"), 0, None))
+        if addresses_known:
+            assumptions.append("local routes derived from interface addresses (no `ip route show table all`)")
+    if not any(r.table == "main" for r in routes):
+        for name, addrs in ifaces.items():
+            for addr, plen in addrs:
+                if name == "lo":
+                    continue
+                net = ipaddress.ip_network((addr, plen), strict=False)
+                routes.append(RouteEntry(int(net.network_address), int(net.broadcast_address), plen, "unicast",
+                                         "main", name, None, addr, 0, None))
+        if addresses_known:
+            assumptions.append("connected routes derived from interface addresses (no `ip route` section)")
+    if not addresses_known:
+        assumptions.append("the host's addresses are unknown (no `ip addr` or `ip route` section): "
+                           "which addresses are local is not known")
+
+    local = IntervalSet((r.lo, r.hi) for r in routes if r.table == "local" and r.type == "local")
+    if family == 4:
+        local = local.union(IntervalSet.range(*LOOPBACK_V4))
+    by_iface: dict[str, IntervalSet] = {}
+    for r in routes:
+        if r.table == "local" and r.type == "local" and r.dev:
+            by_iface[r.dev] = by_iface.get(r.dev, IntervalSet()).union(IntervalSet.range(r.lo, r.hi))
+        if r.dev:
+            ifaces.setdefault(r.dev, [])
+
+    sysctls = {s.key: s.value for s in dump.facts.sysctls}
+    dflags = dockerd_flags(dump.facts.processes)
+    running = bool(dflags) or any((p.program or "") in ("dockerd", "dockerd-current") for p in dump.facts.processes)
+    proxies = [Proxy(p["proto"] or "tcp", p["host_ip"] or "0.0.0.0", p["host_port"] or 0, p["container_ip"] or "",
+                     p["container_port"] or 0, p.get("pid")) for p in docker_proxies(dump.facts.processes)
+               if p.get("host_port") and p.get("container_ip")]
+    if not running and (tables.get("filter", {}).get("DOCKER") or tables.get("nat", {}).get("DOCKER")
+                        or networks):
+        running = True  # Docker's chains or inventory are there; its daemon is not in a ps section
+    host = HostModel(
+        family=family, tables=tables, table_spans=spans, lossy_tables=lossy, ifaces=ifaces,
+        bridges=bridges, local_addrs=local, local_by_iface=by_iface, routes=routes, sysctls=sysctls,
+        listeners=[ls for ls in dump.facts.listeners],
+        listeners_known=any(True for _ in dump.facts.listeners) or any(
+            s.kind.value == "listeners" for s in dump.sections),
+        proxies=proxies, dockerd=dflags, dockerd_running=running, endpoints=endpoints, networks=networks,
+        assumptions=assumptions, addresses_known=addresses_known,
+    )
+    return host
+
+
+def _select_tables(dump: HostDump, family: int, assumptions: list[str]):
+    """One chain map per table; a save/-S section wins over a listing of the same table."""
+    chosen: dict[str, tuple[Table, RulesetFormat, str | None]] = {}
+    for rs in dump.rulesets:
+        if rs.family != family:
+            continue
+        for t in rs.tables:
+            prev = chosen.get(t.name)
+            if prev is None:
+                chosen[t.name] = (t, rs.format, rs.backend)
+                continue
+            prev_lossy = prev[1] is RulesetFormat.LISTING
+            this_lossy = rs.format is RulesetFormat.LISTING
+            if prev_lossy and not this_lossy:
+                chosen[t.name] = (t, rs.format, rs.backend)
+            elif prev_lossy == this_lossy:
+                if prev[2] != rs.backend and prev[2] and rs.backend and any(c.rules for c in t.chains):
+                    note = (f"table {t.name} exists in both {prev[2]} and {rs.backend}; only the first is modelled")
+                    if note not in assumptions:
+                        assumptions.append(note)
+                    continue
+                # the same table listed twice: the later reading is the newer state
+                chosen[t.name] = (t, rs.format, rs.backend)
+                note = f"table {t.name} appears more than once in the dump; the last one (line {t.span.line}) is used"
+                if note not in assumptions:
+                    assumptions.append(note)
+    tables = {name: {c.name: c for c in t.chains} for name, (t, _f, _b) in chosen.items()}
+    spans = {name: t.span for name, (t, _f, _b) in chosen.items()}
+    lossy = {name for name, (_t, f, _b) in chosen.items() if f is RulesetFormat.LISTING}
+    return tables, spans, lossy
+
+
+__all__ = ["HostModel", "RouteResult", "build_host", "ip_str", "addr_max"]

@@ -1,0 +1,541 @@
+"""A connection's first packet through the Linux IPv4 stack, hook by hook.
+
+This module is the one place where a packet's path is decided. It is written once and
+driven by an *explorer* (see :mod:`dnlint.engine.explore`) that owns the header fields:
+a symbolic explorer forks wherever a rule or route may or may not apply, a concrete one
+follows a single packet. What the path does mirrors the kernel:
+
+- hooks and table order (legacy priorities): PREROUTING raw, mangle, nat; routing;
+  INPUT mangle, filter, security, nat; FORWARD mangle, filter, security; OUTPUT raw,
+  mangle, nat, filter, security; POSTROUTING mangle, nat;
+- the nat table sees a connection's first packet once per manipulation: DNAT at
+  PREROUTING or OUTPUT, SNAT at POSTROUTING or INPUT; a locally generated packet to a
+  local address crosses OUTPUT and POSTROUTING, then PREROUTING and INPUT on ``lo``
+  without the nat table (its bindings are already set up);
+- after OUTPUT changes the destination or the mark, the route is looked up again
+  (``ip_route_me_harder``); a 127/8 source may not leave through a non-loopback device
+  unless route_localnet is set on it (``__mkroute_output``): the seed's silent drop;
+- on input, 127/8 sources or destinations on a non-loopback device are martians unless
+  route_localnet is set on that device (``ip_route_input_slow``); so is a source that is
+  one of the host's own addresses (unless accept_local); forwarding needs the input
+  device's ``forwarding``;
+- between two ports of one bridge, iptables is crossed only with br_netfilter and
+  bridge-nf-call-iptables=1 (then PREROUTING, FORWARD, POSTROUTING with -i/-o the bridge).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..ir import Rule
+from .host import LOOPBACK_V4, HostModel, RouteResult
+from .intervals import IntervalSet
+from .values import mark_value, nat_spec, port_range
+
+TERMINAL_VERDICTS = ("DROP", "REJECT", "MARTIAN", "NO_ROUTE", "FORWARDING_DISABLED", "NO_LISTENER",
+                     "BLACKHOLE", "UNKNOWN")
+NOOP_TARGETS = {
+    "LOG", "NFLOG", "ULOG", "TRACE", "AUDIT", "TCPMSS", "TOS", "DSCP", "TTL", "HL", "CLASSIFY",
+    "CHECKSUM", "SET", "SECMARK", "CONNSECMARK", "IDLETIMER", "LED", "RATEEST", "HMARK", "ECN", "TEE",
+}
+NAT_TARGETS = {"DNAT", "SNAT", "MASQUERADE", "REDIRECT", "NETMAP"}
+
+
+@dataclass(slots=True)
+class Step:
+    table: str | None
+    chain: str | None
+    index: int | None
+    line: int | None
+    action: str
+
+    def as_dict(self) -> dict:
+        return {"table": self.table, "chain": self.chain, "index": self.index, "line": self.line,
+                "action": self.action}
+
+
+@dataclass(slots=True)
+class Translation:
+    kind: str
+    field_from: tuple[str, str]  # (addr field, port field) names before
+    before: tuple[int, int]  # var ids of (addr, port) before
+    after: tuple[int, int]  # var ids after
+    step: Step | None
+
+
+@dataclass(slots=True)
+class Flow:
+    """What is concrete along one path: devices, conntrack state, marks, and the record."""
+
+    proto: str
+    in_iface: str | None = None
+    out_iface: str | None = None
+    ctstate: str = "NEW"
+    ctstatus: set[str] = field(default_factory=set)
+    mark: int = 0
+    connmark: int = 0
+    bridged: bool = False
+    untracked: bool = False
+    tcpflags: int = 0x02  # the first packet of a TCP connection is a SYN
+    trace: list[Step] = field(default_factory=list)
+    translations: list[Translation] = field(default_factory=list)
+    approximations: list[str] = field(default_factory=list)
+    choices: list[str] = field(default_factory=list)  # stateful matches taken or not
+    notes: list[str] = field(default_factory=list)
+    changed_route_by: Step | None = None
+    hop: int = 0  # guards against loops
+
+
+@dataclass(slots=True)
+class Delivery:
+    kind: str  # socket, container, network
+    iface: str | None
+    by: str  # kernel, docker-proxy, dockerd, <process>, container NAME ...
+    container: str | None = None
+    listener: str | None = None
+
+
+@dataclass(slots=True)
+class Outcome:
+    verdict: str  # ACCEPT or one of TERMINAL_VERDICTS
+    flow: Flow
+    blocked_by: Step | None = None
+    reason: str | None = None
+    delivery: Delivery | None = None
+    second_leg: "Outcome | None" = None
+    proxy: tuple | None = None
+
+
+class Path:
+    """Runs one path. ``ex`` is the explorer: it owns the header fields and every fork."""
+
+    def __init__(self, host: HostModel, ex, compiler):
+        self.host = host
+        self.ex = ex
+        self.compiler = compiler
+
+    # ------------------------------------------------------------------ chains
+
+    def traverse(self, flow: Flow, table: str, hook: str) -> tuple[str, Step | None]:
+        chains = self.host.tables.get(table)
+        if chains is None:
+            return "ACCEPT", None
+        chain = chains.get(hook)
+        if chain is None:
+            return "ACCEPT", None
+        stack: list[tuple] = []
+        rules = chain.rules
+        i = 0
+        depth = 0
+        ex = self.ex
+        while True:
+            if i >= len(rules):
+                if stack:
+                    chain, i = stack.pop()
+                    rules = chain.rules
+                    continue
+                step = Step(table, hook, None, self.host.tables[table][hook].span.line,
+                            f"policy {self.host.tables[table][hook].policy or 'ACCEPT'}")
+                flow.trace.append(step)
+                policy = self.host.tables[table][hook].policy or "ACCEPT"
+                return ("ACCEPT" if policy == "ACCEPT" else "DROP"), step
+            rule = rules[i]
+            if not ex.rule_matches(rule, self.compiler.compile(rule), flow):
+                i += 1
+                continue
+            target = rule.target
+            if target is None:
+                i += 1
+                continue
+            name = target.name
+            step = Step(table, chain.name, i + 1, rule.span.line, name)
+            if name == "ACCEPT":
+                flow.trace.append(step)
+                return "ACCEPT", step
+            if name in ("DROP", "REJECT"):
+                flow.trace.append(step)
+                return name, step
+            if name == "RETURN":
+                flow.trace.append(step)
+                if stack:
+                    chain, i = stack.pop()
+                    rules = chain.rules
+                    continue
+                i = len(rules)
+                continue
+            target_chain = chains.get(name)
+            if target_chain is not None and target_chain.policy is None:
+                depth += 1
+                if depth > 10000:
+                    flow.approximations.append(f"jump loop through {name}")
+                    return "UNKNOWN", step
+                step.action = f"{'goto' if target.goto else 'jump'} {name}"
+                flow.trace.append(step)
+                if not target.goto:
+                    stack.append((chain, i + 1))
+                chain, rules, i = target_chain, target_chain.rules, 0
+                continue
+            if name in NAT_TARGETS:
+                if table != "nat":
+                    flow.approximations.append(f"{name} outside the nat table")
+                    return "UNKNOWN", step
+                self.nat(flow, rule, step, hook)
+                flow.trace.append(step)
+                return "ACCEPT", step
+            if name in NOOP_TARGETS:
+                flow.trace.append(step)
+                i += 1
+                continue
+            if name in ("MARK", "CONNMARK"):
+                self.set_mark(flow, rule, step)
+                flow.trace.append(step)
+                i += 1
+                continue
+            if name in ("NOTRACK", "CT") and (name == "NOTRACK" or target.option("--notrack")):
+                flow.untracked = True
+                flow.ctstate = "UNTRACKED"
+                flow.trace.append(step)
+                i += 1
+                continue
+            if name == "CT":
+                flow.trace.append(step)
+                i += 1
+                continue
+            # a chain that does not exist, QUEUE/NFQUEUE (userspace decides), TPROXY, unknown targets
+            what = (f"jump to chain {name}, which is not in the dump" if not target.known or name.isupper() is False
+                    else f"target {name}")
+            if name in ("QUEUE", "NFQUEUE"):
+                what = f"{name}: a userspace program decides"
+            flow.approximations.append(f"{what} ({table} {chain.name} rule {i + 1}, line {rule.span.line})")
+            flow.trace.append(step)
+            return "UNKNOWN", step
+
+    def set_mark(self, flow: Flow, rule: Rule, step: Step) -> None:
+        t = rule.target
+        which = "connmark" if t.name == "CONNMARK" else "mark"
+        cur = flow.connmark if which == "connmark" else flow.mark
+        for o in t.options:
+            mv = mark_value(o.args[0]) if o.args else None
+            if o.name in ("--set-xmark",) and mv:
+                v, m = mv
+                cur = (cur & ~m & 0xFFFFFFFF) ^ v
+            elif o.name == "--set-mark" and mv:
+                v, m = mv
+                cur = (cur & ~m & 0xFFFFFFFF) | (v & m) if "/" in o.args[0] else v
+            elif o.name == "--and-mark" and mv:
+                cur &= mv[0]
+            elif o.name == "--or-mark" and mv:
+                cur |= mv[0]
+            elif o.name == "--xor-mark" and mv:
+                cur ^= mv[0]
+            elif o.name == "--save-mark" and t.name == "CONNMARK":
+                flow.connmark = flow.mark
+                return
+            elif o.name == "--restore-mark" and t.name == "CONNMARK":
+                flow.mark = flow.connmark
+                return
+        if which == "connmark":
+            flow.connmark = cur
+        else:
+            if cur != flow.mark:
+                flow.changed_route_by = step
+            flow.mark = cur
+        step.action = f"{t.name} {which}=0x{cur:x}"
+
+    # ------------------------------------------------------------------ NAT
+
+    def nat(self, flow: Flow, rule: Rule, step: Step, hook: str) -> None:
+        t = rule.target
+        ex = self.ex
+        fam = self.host.family
+        name = t.name
+        if name == "DNAT":
+            opt = t.option("--to-destination") or t.option("--to")
+            spec = nat_spec(opt.args[0], fam) if opt and opt.args else None
+            if spec is None:
+                flow.approximations.append(f"DNAT target not understood (line {rule.span.line})")
+                return
+            self._rewrite(flow, "DNAT", "dst", "dport", spec.addr, spec.port, step)
+            flow.ctstatus.add("DNAT")
+            if hook == "OUTPUT":
+                flow.changed_route_by = step
+        elif name == "REDIRECT":
+            opt = t.option("--to-ports")
+            port = port_range(opt.args[0].replace("-", ":")) if opt and opt.args else None
+            if flow.in_iface is None:
+                addr = (LOOPBACK_V4[0] + 1,) * 2 if fam == 4 else (1, 1)  # locally generated: 127.0.0.1 / ::1
+            else:
+                a = self.host.primary_address(flow.in_iface)
+                if a is None:
+                    flow.approximations.append(f"REDIRECT on {flow.in_iface}, whose address is unknown")
+                    return
+                addr = (a, a)
+            self._rewrite(flow, "REDIRECT", "dst", "dport", addr, port, step)
+            flow.ctstatus.add("DNAT")
+            if hook == "OUTPUT":
+                flow.changed_route_by = step
+        elif name in ("SNAT", "MASQUERADE"):
+            if name == "SNAT":
+                opt = t.option("--to-source") or t.option("--to")
+                spec = nat_spec(opt.args[0], fam) if opt and opt.args else None
+                if spec is None:
+                    flow.approximations.append(f"SNAT target not understood (line {rule.span.line})")
+                    return
+                addr, port = spec.addr, spec.port
+            else:
+                out = flow.out_iface
+                a = self.host.primary_address(out) if out else None
+                if a is None:
+                    flow.approximations.append(f"MASQUERADE on {out}, whose address is unknown")
+                    ex.rewrite_free(flow, "src")
+                    step.action = "MASQUERADE"
+                    return
+                addr = (a, a)
+                opt = t.option("--to-ports")
+                port = port_range(opt.args[0].replace("-", ":")) if opt and opt.args else None
+            self._rewrite(flow, name, "src", "sport", addr, port, step, keep_port=port is None)
+            flow.ctstatus.add("SNAT")
+        elif name == "NETMAP":
+            flow.approximations.append(f"NETMAP (line {rule.span.line}) is approximated: any address of its prefix")
+            opt = t.option("--to")
+            from .intervals import cidr_interval
+
+            iv = cidr_interval(opt.args[0], fam) if opt and opt.args else None
+            fld = "dst" if hook in ("PREROUTING", "OUTPUT") else "src"
+            self._rewrite(flow, "NETMAP", fld, "dport" if fld == "dst" else "sport", iv, None, step)
+
+    def _rewrite(self, flow, kind, afld, pfld, addr, port, step, keep_port=True) -> None:
+        ex = self.ex
+        before = (ex.var(afld), ex.var(pfld))
+        if addr is not None:
+            ex.rewrite(afld, IntervalSet.range(*addr))
+        if port is not None:
+            ex.rewrite(pfld, IntervalSet.range(*port))
+        after = (ex.var(afld), ex.var(pfld))
+        flow.translations.append(Translation(kind, (afld, pfld), before, after, step))
+        step.action = kind
+
+    # ------------------------------------------------------------------ routing
+
+    def route(self, flow: Flow) -> RouteResult:
+        """Longest prefix match on the current destination; forks where the destination is not fixed."""
+        host = self.host
+        ex = self.ex
+        point = ex.point("dst")
+        if point is not None:
+            return host.route(point)
+        for table in ("local", "main", "default"):
+            entries = sorted((r for r in host.routes if r.table == table), key=lambda r: (-r.plen, r.metric))
+            for r in entries:
+                if r.type in ("broadcast",) and table == "local":
+                    continue
+                if ex.holds("dst", IntervalSet.range(r.lo, r.hi), flow):
+                    return RouteResult(r.type, r.dev, r.via, r.src, r)
+        return RouteResult("none", None, None, None, None)
+
+    def is_loopback_addr(self, fld: str, flow: Flow) -> bool:
+        if self.host.family != 4:
+            return self.ex.holds(fld, IntervalSet.point(1), flow)
+        return self.ex.holds(fld, IntervalSet.range(*LOOPBACK_V4), flow)
+
+    # ------------------------------------------------------------------ journeys
+
+    def hooks(self, flow: Flow, hook: str, tables: tuple[str, ...]) -> tuple[str, Step | None]:
+        for table in tables:
+            if table == "nat" and (flow.untracked or flow.ctstate != "NEW"):
+                continue
+            verdict, step = self.traverse(flow, table, hook)
+            if verdict != "ACCEPT":
+                return verdict, step
+        return "ACCEPT", None
+
+    def from_local(self, flow: Flow) -> Outcome:
+        """A socket on the host connects: OUTPUT, (re-route), POSTROUTING, then out or back in on lo."""
+        host = self.host
+        r = self.route(flow)
+        if r.type not in ("local", "unicast"):
+            return Outcome("NO_ROUTE", flow, Step(None, None, None, r.entry.span.line if r.entry and r.entry.span else None,
+                                                  "no route"), reason=_no_route_reason(r))
+        flow.out_iface = "lo" if r.type == "local" else r.dev
+        flow.in_iface = None
+        for tables in (("raw", "mangle"), ("nat",), ("filter", "security")):
+            dst_var, mark0 = self.ex.var("dst"), flow.mark
+            verdict, step = self.hooks(flow, "OUTPUT", tables)
+            if verdict != "ACCEPT":
+                return Outcome(verdict, flow, step)
+            if tables[-1] in ("mangle", "nat") and (self.ex.var("dst") != dst_var or flow.mark != mark0):
+                # ip_route_me_harder, called by the mangle and nat OUTPUT hooks themselves when
+                # they changed the destination or the mark: filter OUTPUT sees the new route
+                blocked = self.reroute_local(flow)
+                if blocked is not None:
+                    return blocked
+        verdict, step = self.hooks(flow, "POSTROUTING", ("mangle", "nat"))
+        if verdict != "ACCEPT":
+            return Outcome(verdict, flow, step)
+        if flow.out_iface == "lo":
+            return self.loopback_input(flow)
+        return self.transmit(flow)
+
+    def reroute_local(self, flow: Flow) -> Outcome | None:
+        host = self.host
+        r = self.route(flow)
+        if r.type not in ("local", "unicast"):
+            return Outcome("NO_ROUTE", flow, flow.changed_route_by, reason=_no_route_reason(r))
+        out = "lo" if r.type == "local" else r.dev
+        if (out != "lo" and host.family == 4 and self.is_loopback_addr("src", flow)
+                and not host.route_localnet(out)):
+            return Outcome("MARTIAN", flow, flow.changed_route_by,
+                           reason=f"a 127.0.0.0/8 source may not leave through {out} while "
+                                  f"net.ipv4.conf.{out}.route_localnet=0 (the kernel drops it when the "
+                                  "route is looked up again after nat OUTPUT)")
+        flow.out_iface = out
+        return None
+
+    def loopback_input(self, flow: Flow) -> Outcome:
+        flow.in_iface, flow.out_iface = "lo", None
+        verdict, step = self.hooks(flow, "PREROUTING", ("raw", "mangle"))
+        if verdict != "ACCEPT":
+            return Outcome(verdict, flow, step)
+        verdict, step = self.hooks(flow, "INPUT", ("mangle", "filter", "security"))
+        if verdict != "ACCEPT":
+            return Outcome(verdict, flow, step)
+        return self.deliver_local(flow)
+
+    def from_iface(self, flow: Flow, iface: str, *, skip_prerouting: bool = False) -> Outcome:
+        """A packet arrives on ``iface``: PREROUTING, the input route decision, INPUT or FORWARD."""
+        host = self.host
+        flow.in_iface, flow.out_iface = iface, None
+        if not skip_prerouting:
+            verdict, step = self.hooks(flow, "PREROUTING", ("raw", "mangle", "nat"))
+            if verdict != "ACCEPT":
+                return Outcome(verdict, flow, step)
+        if host.family == 4 and iface != "lo":
+            rl = None
+            if self.is_loopback_addr("src", flow):
+                rl = host.route_localnet(iface)
+                if not rl:
+                    return Outcome("MARTIAN", flow, _kernel_step("martian source"),
+                                   reason=f"martian source: a 127.0.0.0/8 source arrived on {iface} "
+                                          f"and net.ipv4.conf.{iface}.route_localnet=0")
+            if self.is_loopback_addr("dst", flow):
+                rl = host.route_localnet(iface) if rl is None else rl
+                if not rl:
+                    return Outcome("MARTIAN", flow, flow.changed_route_by or _kernel_step("martian destination"),
+                                   reason=f"martian destination: a 127.0.0.0/8 destination on {iface} "
+                                          f"and net.ipv4.conf.{iface}.route_localnet=0")
+            if self.ex.holds("src", host.local_addrs, flow) and not _flag(host, iface, "accept_local"):
+                return Outcome("MARTIAN", flow, _kernel_step("martian source"),
+                               reason=f"martian source: a packet from one of the host's own addresses arrived "
+                                      f"on {iface} (accept_local=0)")
+        r = self.route(flow)
+        if r.type == "local":
+            verdict, step = self.hooks(flow, "INPUT", ("mangle", "filter", "security", "nat"))
+            if verdict != "ACCEPT":
+                return Outcome(verdict, flow, step)
+            return self.deliver_local(flow)
+        if r.type != "unicast":
+            return Outcome("NO_ROUTE", flow, _kernel_step("no route"), reason=_no_route_reason(r))
+        if not host.forwarding(iface):
+            return Outcome("FORWARDING_DISABLED", flow, _kernel_step("forwarding disabled"),
+                           reason=f"forwarding is disabled on {iface} (net.ipv4.ip_forward / "
+                                  f"net.ipv4.conf.{iface}.forwarding = 0)")
+        flow.out_iface = r.dev
+        verdict, step = self.hooks(flow, "FORWARD", ("mangle", "filter", "security"))
+        if verdict != "ACCEPT":
+            return Outcome(verdict, flow, step)
+        verdict, step = self.hooks(flow, "POSTROUTING", ("mangle", "nat"))
+        if verdict != "ACCEPT":
+            return Outcome(verdict, flow, step)
+        return self.transmit(flow)
+
+    def bridged(self, flow: Flow, bridge: str) -> Outcome:
+        """A frame between two ports of ``bridge`` (one container to another on the same network)."""
+        host = self.host
+        flow.bridged = True
+        if not host.bridge_nf_call():
+            flow.notes.append(f"bridged on {bridge} without iptables (bridge-nf-call-iptables=0)")
+            flow.out_iface = bridge
+            return self.transmit(flow)
+        flow.in_iface, flow.out_iface = bridge, None
+        dst_var = self.ex.var("dst")
+        verdict, step = self.hooks(flow, "PREROUTING", ("raw", "mangle", "nat"))
+        if verdict != "ACCEPT":
+            return Outcome(verdict, flow, step)
+        if self.ex.var("dst") != dst_var:
+            # br_netfilter: a DNATed bridged packet is routed, not bridged
+            flow.bridged = False
+            return self.from_iface(flow, bridge, skip_prerouting=True)
+        flow.out_iface = bridge
+        verdict, step = self.hooks(flow, "FORWARD", ("mangle", "filter", "security"))
+        if verdict != "ACCEPT":
+            return Outcome(verdict, flow, step)
+        verdict, step = self.hooks(flow, "POSTROUTING", ("mangle", "nat"))
+        if verdict != "ACCEPT":
+            return Outcome(verdict, flow, step)
+        return self.transmit(flow)
+
+    # ------------------------------------------------------------------ delivery
+
+    def transmit(self, flow: Flow) -> Outcome:
+        host = self.host
+        out = flow.out_iface
+        dst = self.ex.point("dst")
+        if dst is not None:
+            ep = host.endpoint_by_ip(dst)
+            if ep is not None and (ep.bridge is None or ep.bridge == out):
+                return Outcome("ACCEPT", flow, delivery=Delivery("container", out, f"container {ep.container}",
+                                                                 container=ep.container))
+        return Outcome("ACCEPT", flow, delivery=Delivery("network", out, f"the network on {out}"))
+
+    def deliver_local(self, flow: Flow) -> Outcome:
+        host = self.host
+        ex = self.ex
+        dst, dport = ex.point("dst"), ex.point("dport")
+        proto = flow.proto
+        if proto not in ("tcp", "udp", "sctp") or dst is None or dport is None:
+            return Outcome("ACCEPT", flow, delivery=Delivery("socket", flow.in_iface, "kernel"))
+        proxy = host.proxy_for(proto, dst, dport)
+        listener = host.listener_for(proto, dst, dport)
+        if proxy is not None and (listener is None or (listener.process or "").startswith(("docker-pr", "exe"))
+                                  or listener.pid == proxy.pid):
+            return Outcome("ACCEPT", flow, delivery=Delivery("socket", flow.in_iface, "docker-proxy",
+                                                             listener=_listener_text(listener)),
+                           proxy=(proxy.container_ip, proxy.container_port))
+        if listener is not None:
+            prog = listener.process or "a process"
+            if prog in ("dockerd", "docker", "dockerd-current") and host.dockerd.get("--userland-proxy") is False:
+                return Outcome("BLACKHOLE", flow, _kernel_step("daemon socket"),
+                               reason=f"dockerd holds {proto} port {dport} (userland-proxy=false) and nothing "
+                                      "forwards what reaches its socket: the handshake completes, no data flows",
+                               delivery=Delivery("socket", flow.in_iface, "dockerd", listener=_listener_text(listener)))
+            return Outcome("ACCEPT", flow, delivery=Delivery("socket", flow.in_iface, prog,
+                                                             listener=_listener_text(listener)))
+        if host.listeners_known:
+            return Outcome("NO_LISTENER", flow, _kernel_step("no listener"),
+                           reason=f"nothing listens on {proto} port {dport} (per the ss/netstat section): "
+                                  "the connection is refused")
+        flow.notes.append(f"a {proto} socket is assumed to listen on port {dport} (no ss/netstat section)")
+        return Outcome("ACCEPT", flow, delivery=Delivery("socket", flow.in_iface, "kernel"))
+
+
+def _listener_text(ls) -> str | None:
+    if ls is None:
+        return None
+    return f"{ls.proto} {ls.address}:{ls.port}" + (f" ({ls.process})" if ls.process else "")
+
+
+def _kernel_step(action: str) -> Step:
+    return Step(None, None, None, None, action)
+
+
+def _no_route_reason(r: RouteResult) -> str:
+    if r.type in ("blackhole", "unreachable", "prohibit"):
+        return f"the route is of type {r.type}"
+    return "no route to the destination"
+
+
+def _flag(host: HostModel, iface: str, name: str) -> bool:
+    from ..parse.facts.sysctl import sysctl_iface_key
+
+    vals = [host.sysctls.get(sysctl_iface_key(4, n, name)) for n in ("all", iface)]
+    return any(v is not None and v.strip() not in ("0", "") for v in vals)
