@@ -125,6 +125,49 @@ def check(
     raise typer.Exit(1 if fails(findings, fail_on.value) else 0)
 
 
+class QueryFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class Proto(str, Enum):
+    tcp = "tcp"
+    udp = "udp"
+    icmp = "icmp"
+    all = "all"
+
+
+@app.command()
+def query(
+    dump: str = typer.Argument(..., help="A host dump."),
+    src: str = typer.Option(..., "--from", help="host, outside, IP or CIDR, iface:NAME, container:NAME, network:NAME."),
+    dst: str = typer.Option(..., "--to", help="The destination the sender uses: IP or CIDR, host, container:NAME, network:NAME."),
+    port: Optional[int] = typer.Option(None, "--port", min=0, max=65535, help="Destination port."),
+    proto: Proto = typer.Option(Proto.tcp, "--proto", help="Protocol."),
+    format: QueryFormat = typer.Option(QueryFormat.text, "--format", "-f", help="Output format."),
+) -> None:
+    """Can FROM reach TO on PORT? Proved with z3: a witness packet and its path, or what blocks it.
+
+    Exit code 0 when answered (whatever the answer), 2 for bad input or endpoints.
+    """
+    from .engine.query import EndpointError, query_dump
+
+    host = _load(dump)
+    try:
+        answer = query_dump(host, src, dst, port, proto.value)
+    except EndpointError as e:
+        typer.echo(f"dnlint: {e}", err=True)
+        raise typer.Exit(2)
+    if format is QueryFormat.json:
+        import json
+
+        sys.stdout.write(json.dumps(answer.as_dict(), indent=2) + "\n")
+    else:
+        from .engine.explain import render_answer
+
+        sys.stdout.write(render_answer(answer))
+
+
 @app.command()
 def collect(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the dump here (default: stdout)."),

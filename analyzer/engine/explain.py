@@ -1,0 +1,61 @@
+"""The text form of an answer, for people: the verdict first, then the path, translations, assumptions."""
+
+from __future__ import annotations
+
+from .answer import Answer
+
+
+def _where(d: dict | None) -> str:
+    if not d or not d.get("chain"):
+        return "kernel"
+    idx = f" #{d['index']}" if d.get("index") else ""
+    line = f" (line {d['line']})" if d.get("line") else ""
+    return f"{d['table']} {d['chain']}{idx}{line}"
+
+
+def render_answer(a: Answer) -> str:
+    q = a.query
+    flow = f"{q.get('from')} -> {q.get('to')}" + (f":{q['port']}" if q.get("port") is not None else "") + f"/{q.get('proto')}"
+    out = []
+    if a.reachable is True:
+        d = a.delivered or {}
+        head = f"REACHABLE  {flow}: delivered to {d.get('by')} at {d.get('ip')}" + (
+            f":{d['port']}" if d.get("port") is not None else "") + f", which sees the source {d.get('seen_src')}"
+    elif a.reachable is False:
+        b = a.blocked_by or {}
+        head = f"BLOCKED ({a.verdict})  {flow}: {b.get('reason')}"
+        if b.get("chain"):
+            head += f" [{_where(b)}]"
+    else:
+        head = f"POSSIBLE  {flow}: the answer depends on matches dnlint does not model"
+    out.append(head)
+    w = a.witness
+    if w:
+        sp = f":{w['sport']}" if w.get("sport") is not None else ""
+        dp = f":{w['dport']}" if w.get("dport") is not None else ""
+        via = ""
+        if w.get("in_iface"):
+            via += f" in {w['in_iface']}"
+        if w.get("out_iface"):
+            via += f" out {w['out_iface']}"
+        out.append(f"Witness: {w['proto']} {w['src']}{sp} -> {w['dst']}{dp}{via}")
+    if a.path:
+        out.append("Path:")
+        for i, s in enumerate(a.path, 1):
+            out.append(f"  {i}. {_where(s)}: {s['action']}")
+    if a.translations:
+        out.append("Translations:")
+        for t in a.translations:
+            rule = f" ({_where(t['rule'])})" if t.get("rule") else ""
+            out.append(f"  {t['kind']} {t['from']} -> {t['to']}{rule}")
+    if a.also_blocked_by:
+        out.append("Other packets of this query are blocked by:")
+        for b in a.also_blocked_by[:10]:
+            out.append(f"  - {b.get('reason')} [{_where(b)}]")
+    if a.approximated:
+        out.append("Approximated (not modelled):")
+        out.extend(f"  - {x}" for x in a.approximated)
+    if a.assumptions:
+        out.append("Assumptions:")
+        out.extend(f"  - {x}" for x in a.assumptions)
+    return "\n".join(out) + "\n"
