@@ -104,24 +104,16 @@ def load_text(data: str, file: str = "<string>", extra: list[Diagnostic] | None 
 
 
 def _drop_trailing_prose(block: Block, found: list[Diagnostic]) -> list[Diagnostic]:
-    """In a transcript, the lines after a command's output that its parser rejects are the
-    author's notes, not broken output: their DN001s are dropped (but only a trailing run)."""
-    bad = {d.span.line for d in found if d.code == "DN001" and d.span}
-    if not bad:
+    """In a transcript, a command's output is followed by whatever the author wrote next: the
+    lines its parser rejects are not broken output. They become one DN008 note, not DN001s."""
+    prose = [d for d in found if d.code == "DN001"]
+    if not prose:
         return found
-    text = block.text
-    cut = None
-    for i in range(len(text.lines) - 1, -1, -1):
-        if not text.lines[i].strip():
-            continue
-        line_no = text.first_line + i
-        if line_no in bad:
-            cut = line_no
-        else:
-            break
-    if cut is None:
-        return found
-    return [d for d in found if not (d.code == "DN001" and d.span and d.span.line >= cut)]
+    kept = [d for d in found if d.code != "DN001"]
+    cmd = block.info.command if block.info else "the command"
+    kept.append(diag("DN008", f"{len(prose)} line(s) after `{cmd}` were not read as its output "
+                              f"(notes in the transcript?), from line {prose[0].span.line}", prose[0].span))
+    return kept
 
 
 def _parse_block(block: Block, rulesets: list[Ruleset], facts: dict[str, list],
