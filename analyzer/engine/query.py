@@ -297,19 +297,78 @@ def _leaf_view(eng: Engine, leaf: Leaf, proto: str) -> dict:
     return {"witness": witness, "translations": translations, "final": final}
 
 
+def _reply(eng: Engine, leaf: Leaf, proto: str) -> tuple[str, Leaf | None]:
+    """Does the reply of this path's connection make it back? conntrack undoes the NAT, the nat
+    table is not consulted, and the filter chains see an ESTABLISHED packet."""
+    o, vals, run = leaf.outcome, leaf.values, leaf.run
+    cur, init = run.st.cur, run.st.initial
+    f = {k: vals[cur[k]] for k in ("src", "dst", "sport", "dport")}
+    i = {k: vals[init[k]] for k in ("src", "dst", "sport", "dport")}
+    undo_snat = (i["src"], i["sport"]) if (f["src"], f["sport"]) != (i["src"], i["sport"]) else None
+    undo_dnat = (i["dst"], i["dport"]) if (f["dst"], f["dport"]) != (i["dst"], i["dport"]) else None
+    reply_init = {"src": IntervalSet.point(f["dst"]), "dst": IntervalSet.point(f["src"]),
+                  "sport": IntervalSet.point(f["dport"]), "dport": IntervalSet.point(f["sport"]),
+                  "proto": IntervalSet.point(PROTOCOLS[proto])}
+    if proto == "icmp":
+        reply_init["icmp"] = IntervalSet.point(0)  # echo-reply
+    d = o.delivery
+    if d is None:
+        return "ok", None
+    if d.kind == "socket":
+        start = ("local", None)
+    elif o.flow.bridged:
+        start = ("bridged", d.iface)
+    else:
+        start = ("iface", d.iface)
+    status = set(o.flow.ctstatus)
+
+    def body(r):
+        flow = Flow(proto=proto, ctstate="ESTABLISHED", ctdir="REPLY", undo_snat=undo_snat, undo_dnat=undo_dnat,
+                    ctstatus=set(status), tcpflags=0x12)
+        path = Path(eng.host, r, eng.compiler)
+        if start[0] == "local":
+            return path.from_local(flow)
+        if start[0] == "bridged":
+            return path.bridged(flow, start[1])
+        return path.from_iface(flow, start[1])
+
+    result = explore(eng.host.family, reply_init, body, stop_when=lambda lf: lf.outcome.verdict == "ACCEPT"
+                     and not lf.outcome.flow.approximations)
+    ok = [lf for lf in result.leaves if lf.outcome.verdict == "ACCEPT"]
+    if any(not lf.outcome.flow.approximations for lf in ok):
+        return "ok", None
+    if ok:
+        return "possible", ok[0]
+    blocked = result.leaves[0] if result.leaves else None
+    return "blocked", blocked
+
+
 def _assemble(eng: Engine, origin: Origin, result: Exploration, proto: str) -> Answer:
     host = eng.host
     fam = host.family
     leaves = result.leaves
     accepted: list[tuple[Leaf, Answer]] = []
     blocked: list[Leaf] = []
+    reply_blocked: list[tuple[Leaf, Answer]] = []
     for leaf in leaves:
         o = leaf.outcome
         if o.verdict == "ACCEPT":
             ans = _accepted_answer(eng, origin, leaf, proto)
+            status, rleaf = _reply(eng, leaf, proto)
+            if status == "blocked" and rleaf is not None:
+                if proto in ("tcp", "sctp"):
+                    reply_blocked.append((rleaf, _reply_blocked_answer(ans, rleaf)))
+                    continue
+                ans.assumptions.append(f"replies are blocked ({_blocker(rleaf.outcome)['reason']}); "
+                                       f"the {proto} packets still arrive")
+            elif status == "possible" and ans.reachable:
+                ans.reachable = None
+                ans.approximated.extend(rleaf.outcome.flow.approximations)
             accepted.append((leaf, ans))
         else:
             blocked.append(leaf)
+    if reply_blocked and not any(a.reachable is not False for _l, a in accepted):
+        return reply_blocked[0][1]
     proved = [a for _l, a in accepted if a.reachable is True]
     if proved:
         return proved[0]
@@ -345,6 +404,19 @@ def _assemble(eng: Engine, origin: Origin, result: Exploration, proto: str) -> A
         # a "no" that holds in every branch of the approximated matches is still a proof
         ans.approximated = approximated
     return ans
+
+
+def _reply_blocked_answer(first: Answer, rleaf: Leaf) -> Answer:
+    o = rleaf.outcome
+    b = _blocker(o)
+    b["reason"] = f"the reply is stopped: {b['reason']}"
+    return Answer(
+        reachable=False, verdict=o.verdict, witness=first.witness, translations=first.translations,
+        delivered=None,
+        path=first.path + [{"table": None, "chain": None, "index": None, "line": None,
+                            "action": "the server answers (conntrack: ESTABLISHED)"}]
+        + [s.as_dict() for s in o.flow.trace],
+        blocked_by=b, assumptions=first.assumptions, approximated=first.approximated)
 
 
 def _blocker(o: Outcome) -> dict:

@@ -71,6 +71,10 @@ class Flow:
     in_iface: str | None = None
     out_iface: str | None = None
     ctstate: str = "NEW"
+    ctdir: str = "ORIGINAL"
+    # for a reply: the original tuple's (addr, port) values that conntrack restores
+    undo_snat: tuple[int, int] | None = None  # the reply's destination goes back to this
+    undo_dnat: tuple[int, int] | None = None  # the reply's source goes back to this
     ctstatus: set[str] = field(default_factory=set)
     mark: int = 0
     connmark: int = 0
@@ -342,12 +346,34 @@ class Path:
 
     def hooks(self, flow: Flow, hook: str, tables: tuple[str, ...]) -> tuple[str, Step | None]:
         for table in tables:
+            if table == "nat" and flow.ctdir == "REPLY":
+                self.undo_nat(flow, hook)
+                continue
             if table == "nat" and (flow.untracked or flow.ctstate != "NEW"):
                 continue
             verdict, step = self.traverse(flow, table, hook)
             if verdict != "ACCEPT":
                 return verdict, step
         return "ACCEPT", None
+
+    def undo_nat(self, flow: Flow, hook: str) -> None:
+        """conntrack rewrites a reply where the nat table would run: the destination (undoing SNAT)
+        at PREROUTING/OUTPUT, the source (undoing DNAT) at POSTROUTING/INPUT."""
+        ex = self.ex
+        if hook in ("PREROUTING", "OUTPUT") and flow.undo_snat is not None:
+            addr, port = flow.undo_snat
+            ex.rewrite("dst", IntervalSet.point(addr))
+            ex.rewrite("dport", IntervalSet.point(port))
+            flow.trace.append(Step(None, None, None, None, f"conntrack restores the reply's destination ({hook})"))
+            flow.undo_snat = None
+            if hook == "OUTPUT":
+                flow.changed_route_by = flow.trace[-1]
+        elif hook in ("POSTROUTING", "INPUT") and flow.undo_dnat is not None:
+            addr, port = flow.undo_dnat
+            ex.rewrite("src", IntervalSet.point(addr))
+            ex.rewrite("sport", IntervalSet.point(port))
+            flow.trace.append(Step(None, None, None, None, f"conntrack restores the reply's source ({hook})"))
+            flow.undo_dnat = None
 
     def from_local(self, flow: Flow) -> Outcome:
         """A socket on the host connects: OUTPUT, (re-route), POSTROUTING, then out or back in on lo."""
@@ -490,6 +516,8 @@ class Path:
     def deliver_local(self, flow: Flow) -> Outcome:
         host = self.host
         ex = self.ex
+        if flow.ctdir == "REPLY":
+            return Outcome("ACCEPT", flow, delivery=Delivery("socket", flow.in_iface, "the sender"))
         dst, dport = ex.point("dst"), ex.point("dport")
         proto = flow.proto
         if proto not in ("tcp", "udp", "sctp") or dst is None or dport is None:

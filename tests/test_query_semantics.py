@@ -1,0 +1,169 @@
+"""Kernel semantics the engine models, each on a small host dump."""
+
+import pytest
+
+from dnlint.engine.query import query_dump
+from dnlint.load import load_text
+
+FACTS = """### ip -o addr
+1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever
+2: eth0    inet 192.0.2.1/24 brd 192.0.2.255 scope global eth0\\       valid_lft forever preferred_lft forever
+3: eth1    inet 10.1.0.1/24 brd 10.1.0.255 scope global eth1\\       valid_lft forever preferred_lft forever
+### ip route
+default via 192.0.2.254 dev eth0
+192.0.2.0/24 dev eth0 proto kernel scope link src 192.0.2.1
+10.1.0.0/24 dev eth1 proto kernel scope link src 10.1.0.1
+### sysctl net.ipv4.ip_forward
+net.ipv4.ip_forward = {forward}
+### ss -tlnp
+State  Recv-Q Send-Q Local Address:Port Peer Address:Port Process
+LISTEN 0      128          0.0.0.0:22        0.0.0.0:*     users:(("sshd",pid=100,fd=3))
+LISTEN 0      128        127.0.0.1:5432      0.0.0.0:*     users:(("postgres",pid=200,fd=3))
+"""
+
+
+def dump(rules: str, forward: int = 1):
+    return load_text(f"### iptables-save\n{rules}\n" + FACTS.format(forward=forward), "test-dump.txt")
+
+
+def ask(rules, src, dst, port, proto="tcp", forward=1):
+    return query_dump(dump(rules, forward), src, dst, port, proto)
+
+
+FILTER = "*filter\n:INPUT {input} [0:0]\n:FORWARD {fwd} [0:0]\n:OUTPUT ACCEPT [0:0]\n{rules}\nCOMMIT\n"
+
+
+def test_reply_dropped_by_forward_policy_breaks_tcp_but_not_udp():
+    rules = FILTER.format(input="ACCEPT", fwd="DROP", rules="-A FORWARD -i eth0 -o eth1 -j ACCEPT")
+    a = ask(rules, "outside", "10.1.0.5", 80)
+    assert a.reachable is False and a.verdict == "DROP"
+    assert a.blocked_by["reason"].startswith("the reply is stopped")
+    assert a.blocked_by["chain"] == "FORWARD"
+    u = ask(rules, "outside", "10.1.0.5", 53, "udp")
+    assert u.reachable is True
+    assert any("replies are blocked" in x for x in u.assumptions)
+    with_est = FILTER.format(input="ACCEPT", fwd="DROP", rules="-A FORWARD -i eth0 -o eth1 -j ACCEPT\n"
+                             "-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
+    assert ask(with_est, "outside", "10.1.0.5", 80).reachable is True
+
+
+def test_input_drop_policy_with_established_and_ssh():
+    rules = FILTER.format(input="DROP", fwd="DROP", rules=(
+        "-A INPUT -i lo -j ACCEPT\n-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n"
+        "-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT"))
+    assert ask(rules, "outside", "192.0.2.1", 22).reachable is True
+    blocked = ask(rules, "outside", "192.0.2.1", 5432)
+    assert blocked.reachable is False and blocked.blocked_by["reason"] == "the filter INPUT policy is DROP"
+    # the host reaches its own loopback service through lo
+    assert ask(rules, "host", "127.0.0.1", 5432).reachable is True
+
+
+def test_no_listener_is_refused():
+    rules = FILTER.format(input="ACCEPT", fwd="ACCEPT", rules="")
+    a = ask(rules, "outside", "192.0.2.1", 8080)
+    assert a.reachable is False and a.verdict == "NO_LISTENER"
+    # 127.0.0.1-bound service is not reachable on the public address
+    b = ask(rules, "outside", "192.0.2.1", 5432)
+    assert b.verdict == "NO_LISTENER"
+
+
+def test_forwarding_disabled():
+    rules = FILTER.format(input="ACCEPT", fwd="ACCEPT", rules="")
+    a = ask(rules, "outside", "10.1.0.5", 80, forward=0)
+    assert a.reachable is False and a.verdict == "FORWARDING_DISABLED"
+
+
+def test_loopback_source_from_outside_is_martian():
+    rules = FILTER.format(input="ACCEPT", fwd="ACCEPT", rules="")
+    a = ask(rules, "iface:eth0", "127.0.0.1", 22)
+    # some sources of iface:eth0 are 127/8 (martian), others reach lo-bound sshd via 0.0.0.0? no:
+    # a 127.0.0.1 destination on eth0 is a martian whatever the source
+    assert a.reachable is False and a.verdict == "MARTIAN"
+    assert "route_localnet" in a.blocked_by["reason"]
+
+
+def test_unknown_match_gives_possible_and_names_the_match():
+    rules = FILTER.format(input="ACCEPT", fwd="ACCEPT",
+                          rules='-A INPUT -p tcp -m string --string "GET /admin" --algo bm -j ACCEPT\n'
+                                "-A INPUT -p tcp --dport 22 -j DROP")
+    a = ask(rules, "outside", "192.0.2.1", 22)
+    assert a.reachable is None
+    assert any("-m string" in x for x in a.approximated)
+
+
+def test_unknown_match_that_cannot_change_the_answer_still_proves():
+    rules = FILTER.format(input="ACCEPT", fwd="ACCEPT",
+                          rules='-A INPUT -p tcp -m string --string "x" --algo bm -j DROP\n'
+                                "-A INPUT -p tcp --dport 22 -j DROP")
+    a = ask(rules, "outside", "192.0.2.1", 22)
+    assert a.reachable is False  # dropped whichever way the string match goes
+
+
+def test_stateful_match_is_not_an_approximation():
+    rules = FILTER.format(input="DROP", fwd="DROP",
+                          rules="-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n"
+                                "-A INPUT -p tcp --dport 22 -m limit --limit 3/min -j ACCEPT")
+    a = ask(rules, "outside", "192.0.2.1", 22)
+    assert a.reachable is True and not a.approximated
+    assert any("limit" in x and "assumed to match" in x for x in a.assumptions)
+
+
+@pytest.mark.parametrize("jump", ["-j", "-g"])
+def test_user_chains_return_and_goto(jump):
+    rules = FILTER.format(input="DROP", fwd="DROP", rules=(
+        ":SSH - [0:0]\n:CHECK - [0:0]\n"
+        f"-A INPUT -p tcp {jump} CHECK\n"
+        "-A INPUT -p tcp --dport 22 -j ACCEPT\n"
+        "-A INPUT -m conntrack --ctstate ESTABLISHED -j ACCEPT\n"
+        "-A CHECK -s 198.51.100.0/24 -j DROP\n"
+        "-A CHECK -j RETURN"))
+    good = ask(rules, "203.0.113.9", "192.0.2.1", 22)
+    bad = ask(rules, "198.51.100.7", "192.0.2.1", 22)
+    assert bad.reachable is False and bad.blocked_by["chain"] == "CHECK"
+    if jump == "-j":
+        assert good.reachable is True
+    else:
+        # -g: RETURN from CHECK ends INPUT itself (its caller is the built-in chain): policy DROP
+        assert good.reachable is False and "policy" in good.blocked_by["reason"]
+
+
+def test_outside_source_set_forks_and_finds_the_allowed_sources():
+    rules = FILTER.format(input="DROP", fwd="DROP", rules=(
+        "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n"
+        "-A INPUT -s 198.51.100.0/24 -p tcp --dport 22 -j ACCEPT"))
+    a = ask(rules, "outside", "192.0.2.1", 22)
+    assert a.reachable is True
+    assert a.witness["src"].startswith("198.51.100.")
+
+
+def test_dnat_then_forward_and_masquerade():
+    rules = ("*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
+             "-A PREROUTING -i eth0 -p tcp --dport 8080 -j DNAT --to-destination 10.1.0.5:80\n"
+             "-A POSTROUTING -o eth1 -j MASQUERADE\nCOMMIT\n"
+             + FILTER.format(input="ACCEPT", fwd="ACCEPT", rules=""))
+    a = ask(rules, "outside", "192.0.2.1", 8080)
+    assert a.reachable is True
+    assert a.delivered["ip"] == "10.1.0.5" and a.delivered["port"] == 80
+    assert a.delivered["seen_src"] == "10.1.0.1"
+    assert [t["kind"] for t in a.translations] == ["DNAT", "MASQUERADE"]
+
+
+def test_redirect_to_a_local_port():
+    rules = ("*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
+             "-A PREROUTING -i eth0 -p tcp --dport 2222 -j REDIRECT --to-ports 22\nCOMMIT\n"
+             + FILTER.format(input="ACCEPT", fwd="ACCEPT", rules=""))
+    a = ask(rules, "outside", "192.0.2.1", 2222)
+    assert a.reachable is True and a.delivered["by"] == "sshd" and a.delivered["port"] == 22
+
+
+def test_mark_set_in_mangle_is_matched_in_filter():
+    rules = ("*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+             ":POSTROUTING ACCEPT [0:0]\n-A PREROUTING -s 198.51.100.0/24 -j MARK --set-xmark 0x1/0xffffffff\nCOMMIT\n"
+             + FILTER.format(input="ACCEPT", fwd="ACCEPT", rules="-A INPUT -m mark --mark 0x1 -j DROP"))
+    assert ask(rules, "198.51.100.1", "192.0.2.1", 22).reachable is False
+    assert ask(rules, "203.0.113.1", "192.0.2.1", 22).reachable is True
+
+
+def test_missing_host_facts_are_assumptions():
+    a = query_dump(load_text("*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n", "bare.rules"), "iface:eth0", "10.0.0.1", 22)
+    assert any("addresses are unknown" in x for x in a.assumptions)
