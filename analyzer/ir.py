@@ -374,6 +374,18 @@ class DockerContainer:
 
 
 @dataclass(frozen=True, slots=True)
+class IpSet:
+    """An ipset (``ipset save`` / ``ipset list``): its type and members as ipset prints them."""
+
+    name: str
+    type: str  # hash:ip, hash:net, hash:ip,port, list:set, ...
+    span: Span
+    family: int = 4
+    members: tuple[str, ...] = ()
+    complete: bool = True  # False when the listing was cut (e.g. ipset list -t, no members)
+
+
+@dataclass(frozen=True, slots=True)
 class Facts:
     interfaces: tuple[Interface, ...] = ()
     addresses: tuple[Address, ...] = ()
@@ -383,6 +395,7 @@ class Facts:
     processes: tuple[Process, ...] = ()
     docker_networks: tuple[DockerNetwork, ...] = ()
     docker_containers: tuple[DockerContainer, ...] = ()
+    ipsets: tuple[IpSet, ...] = ()
 
     def sysctl(self, key: str) -> Sysctl | None:
         found = None

@@ -205,6 +205,14 @@ def _docker(block: Block, facts: dict[str, list], diagnostics: list[Diagnostic])
     diagnostics.extend(ds)
 
 
+def _ipset(block: Block, facts: dict[str, list], diagnostics: list[Diagnostic]) -> None:
+    from .parse.facts.ipset import parse_ipset
+
+    values, ds = parse_ipset(block.text)
+    facts["ipsets"].extend(values)
+    diagnostics.extend(ds)
+
+
 _FACT_PARSERS: dict[SectionKind, Callable[[Block, dict[str, list], list[Diagnostic]], None]] = {
     SectionKind.ROUTE: _route,
     SectionKind.SYSCTL: _sysctl,
@@ -212,6 +220,7 @@ _FACT_PARSERS: dict[SectionKind, Callable[[Block, dict[str, list], list[Diagnost
     SectionKind.PS: _ps,
     SectionKind.DOCKER_NETWORK: _docker,
     SectionKind.DOCKER_CONTAINER: _docker,
+    SectionKind.IPSET: _ipset,
 }
 
 

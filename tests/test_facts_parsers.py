@@ -601,3 +601,22 @@ def test_listener_v6only_from_the_way_ss_prints_wildcards():
     )
     ls, _ = parse_listeners(old)
     assert [(x.address, x.v6only) for x in ls] == [("::", False)]
+
+
+def test_ipset_save_and_list_formats():
+    from dnlint.parse.facts.ipset import parse_ipset
+    from dnlint.source import Text
+
+    sets, diags = parse_ipset(Text.from_string(
+        "create blk hash:net family inet hashsize 1024 maxelem 65536\nadd blk 10.0.0.0/8\nadd blk 192.0.2.7\n"
+        "create v6 hash:ip family inet6\nadd v6 2001:db8::1\nbogus line\n"))
+    assert [(s.name, s.type, s.family, s.members) for s in sets] == [
+        ("blk", "hash:net", 4, ("10.0.0.0/8", "192.0.2.7")), ("v6", "hash:ip", 6, ("2001:db8::1",))]
+    assert [d.span.line for d in diags] == [6]
+    sets, diags = parse_ipset(Text.from_string(
+        "Name: allowed\nType: hash:ip\nRevision: 4\nHeader: family inet hashsize 1024 maxelem 65536\n"
+        "Size in memory: 296\nReferences: 1\nNumber of entries: 2\nMembers:\n10.1.1.1\n10.1.1.2\n\n"
+        "Name: short\nType: hash:net\nHeader: family inet\n"))
+    assert [(s.name, s.members, s.complete) for s in sets] == [
+        ("allowed", ("10.1.1.1", "10.1.1.2"), True), ("short", (), False)]
+    assert not diags

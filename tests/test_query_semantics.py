@@ -167,3 +167,31 @@ def test_mark_set_in_mangle_is_matched_in_filter():
 def test_missing_host_facts_are_assumptions():
     a = query_dump(load_text("*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n", "bare.rules"), "iface:eth0", "10.0.0.1", 22)
     assert any("addresses are unknown" in x for x in a.assumptions)
+
+
+IPSET = """### ipset save
+create allowed hash:net family inet hashsize 1024 maxelem 65536
+add allowed 198.51.100.0/24
+add allowed 203.0.113.7
+create svc hash:ip,port family inet hashsize 1024 maxelem 65536
+add svc 192.0.2.1,tcp:22
+"""
+
+
+def test_ipset_members_from_ipset_save():
+    rules = FILTER.format(input="DROP", fwd="DROP", rules=(
+        "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n"
+        "-A INPUT -m set --match-set allowed src -m set --match-set svc dst,dst -j ACCEPT"))
+    d = load_text(f"### iptables-save\n{rules}\n" + FACTS.format(forward=1) + IPSET, "ipset-dump.txt")
+    assert {s.name: len(s.members) for s in d.facts.ipsets} == {"allowed": 2, "svc": 1}
+    assert query_dump(d, "203.0.113.7", "192.0.2.1", 22).reachable is True
+    assert query_dump(d, "203.0.113.8", "192.0.2.1", 22).reachable is False
+    assert query_dump(d, "198.51.100.20", "192.0.2.1", 5432).reachable is False
+    a = query_dump(d, "outside", "192.0.2.1", 22)
+    assert a.reachable is True and (a.witness["src"].startswith("198.51.100.") or a.witness["src"] == "203.0.113.7")
+
+
+def test_ipset_without_members_is_approximated():
+    rules = FILTER.format(input="DROP", fwd="DROP", rules="-A INPUT -m set --match-set allowed src -j ACCEPT")
+    a = ask(rules, "outside", "192.0.2.1", 22)
+    assert a.reachable is None and any("ipset save" in x for x in a.approximated)

@@ -44,7 +44,8 @@ class Engine:
 def engine_for(dump: HostDump, family: int = 4) -> Engine:
     host = build_host(dump, family)
     classes = addrtype_classes(family, host.local_addrs, host.routes)
-    return Engine(host, RuleCompiler(family, host.local_addrs, classes, host.local_by_iface))
+    ipsets = {s.name: s for s in dump.facts.ipsets if s.family == family}
+    return Engine(host, RuleCompiler(family, host.local_addrs, classes, host.local_by_iface, ipsets))
 
 
 # --------------------------------------------------------------------------- endpoints

@@ -91,8 +91,9 @@ class RuleCompiler:
     """Compiles rules for one host; addrtype needs the host's address classes."""
 
     def __init__(self, family: int, local_addrs: IntervalSet, addrtype_classes: dict[str, IntervalSet],
-                 local_by_iface: dict[str, IntervalSet] | None = None):
+                 local_by_iface: dict[str, IntervalSet] | None = None, ipsets: dict | None = None):
         self.family = family
+        self.ipsets = ipsets or {}
         self.local = local_addrs
         self.classes = addrtype_classes
         self.local_by_iface = local_by_iface or {}
@@ -301,6 +302,9 @@ class RuleCompiler:
                 c.meta.append(MetaTest("pkttype", ((o.args[0] if o.args else "").lower(),), o.negated,
                                        f"--pkt-type {' '.join(o.args)}"))
             return
+        if mod == "set":
+            self._set_match(c, m)
+            return
         if mod in STATEFUL_MODULES:
             text = " ".join(f"{'! ' if o.negated else ''}{o.name} {' '.join(o.args)}".strip() for o in m.options)
             c.stateful.append(f"-m {mod} {text}".strip())
@@ -342,3 +346,124 @@ def addrtype_classes(family: int, local: IntervalSet, routes) -> dict[str, Inter
     for name in ("BLACKHOLE", "UNREACHABLE", "PROHIBIT", "THROW"):
         classes[name] = by_type.get(name, IntervalSet())
     return classes
+
+
+def _set_member_box(member: str, dims: list[str], flags: list[str], family: int) -> dict[str, IntervalSet] | None:
+    """One ipset member as a box: ``10.0.0.0/24`` or ``10.0.0.1,tcp:80`` with the match's src/dst flags."""
+    parts = member.split(",")
+    if len(parts) < len(dims):
+        return None
+    box: dict[str, IntervalSet] = {}
+    for dim, part, flag in zip(dims, parts, flags):
+        if dim in ("ip", "net"):
+            if "-" in part and "/" not in part:
+                a, _, b = part.partition("-")
+                lo, hi = cidr_interval(a, family), cidr_interval(b, family)
+                if lo is None or hi is None:
+                    return None
+                iv = (lo[0], hi[1])
+            else:
+                iv = cidr_interval(part, family)
+                if iv is None:
+                    return None
+            fld = "src" if flag == "src" else "dst"
+            box[fld] = box[fld].intersect(IntervalSet.range(*iv)) if fld in box else IntervalSet.range(*iv)
+        elif dim == "port":
+            proto_name, sep, port = part.rpartition(":")
+            r = port_range(port.replace("-", ":"))
+            if r is None:
+                return None
+            fld = "sport" if flag == "src" else "dport"
+            box[fld] = IntervalSet.range(*r)
+            p = protocol_number(proto_name) if sep else 6
+            if p is None:
+                return None
+            box["proto"] = IntervalSet.point(p)
+        else:
+            return None  # iface, mark, mac: not modelled
+    return box
+
+
+def _set_match_boxes(ipset, flags: list[str], family: int, sets: dict, depth: int = 0):
+    if ipset.type.startswith("list:set"):
+        if depth > 4:
+            return None
+        out = []
+        for name in ipset.members:
+            sub = sets.get(name)
+            if sub is None or not sub.complete:
+                return None
+            boxes = _set_match_boxes(sub, flags, family, sets, depth + 1)
+            if boxes is None:
+                return None
+            out.extend(boxes)
+        return out
+    kind, _, dims_text = ipset.type.partition(":")
+    dims = dims_text.split(",")
+    if kind not in ("hash", "bitmap") or len(flags) < len(dims):
+        return None
+    if len(dims) > 1 and len(ipset.members) > 2000:
+        return None
+    if dims in (["ip"], ["net"]) and flags:
+        fld = "src" if flags[0] == "src" else "dst"
+        ivs = []
+        for member in ipset.members:
+            b = _set_member_box(member, dims, flags, family)
+            if b is None:
+                return None
+            ivs.extend(b[fld].ivs)
+        return [{fld: IntervalSet(ivs)}]
+    out = []
+    for member in ipset.members:
+        b = _set_member_box(member, dims, flags, family)
+        if b is None:
+            return None
+        out.append(b)
+    return out
+
+
+def _compile_set(self, c: Compiled, m: Match) -> None:
+    for o in m.options:
+        if o.name == "--match-set":
+            if len(o.args) < 2:
+                c.unknown.append(f"-m set --match-set {' '.join(o.args)}")
+                continue
+            name, flags = o.args[0], o.args[1].split(",")
+            ipset = self.ipsets.get(name)
+            if ipset is None or not ipset.complete:
+                c.unknown.append(f"-m set --match-set {name} {o.args[1]} (the set's members are not in the dump; "
+                                 "add `ipset save`)")
+                continue
+            boxes = _set_match_boxes(ipset, flags, self.family, self.ipsets)
+            if boxes is None:
+                c.unknown.append(f"-m set --match-set {name} {o.args[1]} (set type {ipset.type} not modelled)")
+                continue
+            if o.negated:
+                if len(boxes) == 1 and len(boxes[0]) == 1:
+                    (fld, sset), = boxes[0].items()
+                    c.boxes = _and_box(c.boxes, fld, sset.complement(*_full(fld, self.family).ivs[0]))
+                else:
+                    c.unknown.append(f"! -m set --match-set {name} (negated multi-field set)")
+                continue
+            new = []
+            for box in c.boxes:
+                for sb in boxes:
+                    nb = dict(box)
+                    ok = True
+                    for fld, sset in sb.items():
+                        nb[fld] = nb[fld].intersect(sset) if fld in nb else sset
+                        if not nb[fld]:
+                            ok = False
+                            break
+                    if ok:
+                        new.append(nb)
+            c.boxes = new
+        elif o.name in ("--return-nomatch", "--update-counters", "--update-subcounters"):
+            continue
+        elif o.name.startswith(("--packets", "--bytes")):
+            c.stateful.append(f"-m set {o.name} {' '.join(o.args)}")
+        else:
+            c.unknown.append(f"-m set {o.name} {' '.join(o.args)}".strip())
+
+
+RuleCompiler._set_match = _compile_set
