@@ -374,6 +374,16 @@ class DockerContainer:
 
 
 @dataclass(frozen=True, slots=True)
+class PolicyRule:
+    """A routing policy rule (``ip rule``), e.g. ``32766: from all lookup main``."""
+
+    priority: int | None
+    selector: str  # "from all", "from 10.0.0.0/8 fwmark 0x1", ...
+    action: str  # "lookup main", "blackhole", ...
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
 class IpSet:
     """An ipset (``ipset save`` / ``ipset list``): its type and members as ipset prints them."""
 
@@ -396,6 +406,7 @@ class Facts:
     docker_networks: tuple[DockerNetwork, ...] = ()
     docker_containers: tuple[DockerContainer, ...] = ()
     ipsets: tuple[IpSet, ...] = ()
+    policy_rules: tuple[PolicyRule, ...] = ()
 
     def sysctl(self, key: str) -> Sysctl | None:
         found = None
@@ -415,6 +426,7 @@ class SectionKind(str, Enum):
     ADDR = "addr"
     LINK = "link"
     ROUTE = "route"
+    POLICY = "ip-rule"
     SYSCTL = "sysctl"
     LISTENERS = "listeners"
     PS = "ps"

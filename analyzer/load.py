@@ -205,6 +205,25 @@ def _docker(block: Block, facts: dict[str, list], diagnostics: list[Diagnostic])
     diagnostics.extend(ds)
 
 
+def _policy(block: Block, facts: dict[str, list], diagnostics: list[Diagnostic]) -> None:
+    """``ip rule`` lines: ``PRIO:\tSELECTOR ACTION``; read only far enough to tell default rules apart."""
+    import re
+
+    from .ir import PolicyRule
+
+    pat = re.compile(r"^(?:(\d+):)?\s*(.*?)\s+(lookup\s+\S+|table\s+\S+|blackhole|unreachable|prohibit|goto\s+\d+|nop)(\s.*)?$")
+    for i, line in enumerate(block.text.lines):
+        if not line.strip():
+            continue
+        m = pat.match(line.strip())
+        if not m:
+            diagnostics.append(diag("DN001", f"not an `ip rule` line: {line.strip()[:60]!r}", block.text.span(i)))
+            continue
+        prio = int(m.group(1)) if m.group(1) else None
+        facts["policy_rules"].append(PolicyRule(prio, m.group(2).strip(), (m.group(3) + (m.group(4) or "")).strip(),
+                                                block.text.span(i)))
+
+
 def _ipset(block: Block, facts: dict[str, list], diagnostics: list[Diagnostic]) -> None:
     from .parse.facts.ipset import parse_ipset
 
@@ -221,6 +240,7 @@ _FACT_PARSERS: dict[SectionKind, Callable[[Block, dict[str, list], list[Diagnost
     SectionKind.DOCKER_NETWORK: _docker,
     SectionKind.DOCKER_CONTAINER: _docker,
     SectionKind.IPSET: _ipset,
+    SectionKind.POLICY: _policy,
 }
 
 

@@ -195,3 +195,13 @@ def test_ipset_without_members_is_approximated():
     rules = FILTER.format(input="DROP", fwd="DROP", rules="-A INPUT -m set --match-set allowed src -j ACCEPT")
     a = ask(rules, "outside", "192.0.2.1", 22)
     assert a.reachable is None and any("ipset save" in x for x in a.approximated)
+
+
+def test_non_default_policy_routing_is_named_as_an_assumption():
+    rules = FILTER.format(input="ACCEPT", fwd="ACCEPT", rules="")
+    text = (f"### iptables-save\n{rules}\n" + FACTS.format(forward=1)
+            + "### ip rule\n0:\tfrom all lookup local\n100:\tfrom 10.1.0.0/24 lookup 200\n"
+              "32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n")
+    a = query_dump(load_text(text, "rules.txt"), "outside", "192.0.2.1", 22)
+    assert a.reachable is True
+    assert any("100: from 10.1.0.0/24 lookup 200" in x for x in a.assumptions)

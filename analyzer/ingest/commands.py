@@ -222,6 +222,7 @@ _IP_OBJECTS = {
     "l": SectionKind.LINK, "li": SectionKind.LINK, "lin": SectionKind.LINK, "link": SectionKind.LINK,
     "r": SectionKind.ROUTE, "ro": SectionKind.ROUTE, "rou": SectionKind.ROUTE,
     "rout": SectionKind.ROUTE, "route": SectionKind.ROUTE,
+    "ru": SectionKind.POLICY, "rul": SectionKind.POLICY, "rule": SectionKind.POLICY,
 }
 
 

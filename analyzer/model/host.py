@@ -332,6 +332,13 @@ def build_host(dump: HostDump, family: int = 4) -> HostModel:
         if r.dev:
             ifaces.setdefault(r.dev, [])
 
+    defaults = {(0, "from all", "lookup local"), (32766, "from all", "lookup main"),
+                (32767, "from all", "lookup default")}
+    for pr in dump.facts.policy_rules:
+        if (pr.priority, pr.selector, pr.action) not in defaults and not (
+                family == 6 and (pr.priority, pr.selector, pr.action) == (0, "from all", "lookup local")):
+            assumptions.append(f"policy routing rule `{pr.priority}: {pr.selector} {pr.action}` (line {pr.span.line}) "
+                               "is not modelled: routes are looked up in the local and main tables only")
     sysctls = {s.key: s.value for s in dump.facts.sysctls}
     dflags = dockerd_flags(dump.facts.processes)
     running = bool(dflags) or any((p.program or "") in ("dockerd", "dockerd-current") for p in dump.facts.processes)
