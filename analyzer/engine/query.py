@@ -242,13 +242,9 @@ def query(eng: Engine, src: str, dst: str, port: int | None = None, proto: str =
     result = search(eng, origin, dst_set, port, proto)
     answer = _assemble(eng, origin, result, proto)
     answer.query = {"from": src, "to": dst, "port": port, "proto": proto}
-    static = [a for a in host.assumptions[:before] if _static_assumption(a)]
+    static = host.assumptions[:host.static_assumptions]
     answer.assumptions = _dedupe(static + host.assumptions[before:] + answer.assumptions)
     return answer
-
-
-def _static_assumption(text: str) -> bool:
-    return text.startswith(("local routes", "connected routes", "the host's addresses", "table "))
 
 
 def _dedupe(items: list[str]) -> list[str]:

@@ -80,6 +80,7 @@ class HostModel:
     networks: dict[str, tuple[str | None, list[tuple[int, int]], list[int], bool]]  # name -> (bridge, subnets, gateways, internal)
     assumptions: list[str] = field(default_factory=list)
     addresses_known: bool = True
+    static_assumptions: int = 0  # the first ones come from building the model; later ones from lookups
 
     # ------------------------------------------------------------------ sysctls
 
@@ -355,7 +356,7 @@ def build_host(dump: HostDump, family: int = 4) -> HostModel:
         listeners_known=any(True for _ in dump.facts.listeners) or any(
             s.kind.value == "listeners" for s in dump.sections),
         proxies=proxies, dockerd=dflags, dockerd_running=running, endpoints=endpoints, networks=networks,
-        assumptions=assumptions, addresses_known=addresses_known,
+        assumptions=assumptions, addresses_known=addresses_known, static_assumptions=len(assumptions),
     )
     return host
 
