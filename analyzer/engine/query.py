@@ -228,7 +228,7 @@ def query_dump(dump: HostDump, src: str, dst: str, port: int | None = None, prot
 
 def query(eng: Engine, src: str, dst: str, port: int | None = None, proto: str = "tcp") -> Answer:
     host = eng.host
-    before = len(host.assumptions)
+    host.query_log = []
     dst_set = resolve_destination(host, dst)
     origin = resolve_origin(host, src, dst_set)
     if proto == "all":
@@ -243,7 +243,7 @@ def query(eng: Engine, src: str, dst: str, port: int | None = None, proto: str =
     answer = _assemble(eng, origin, result, proto)
     answer.query = {"from": src, "to": dst, "port": port, "proto": proto}
     static = host.assumptions[:host.static_assumptions]
-    answer.assumptions = _dedupe(static + host.assumptions[before:] + answer.assumptions)
+    answer.assumptions = _dedupe(static + host.query_log + answer.assumptions)
     return answer
 
 

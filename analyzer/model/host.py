@@ -81,6 +81,7 @@ class HostModel:
     assumptions: list[str] = field(default_factory=list)
     addresses_known: bool = True
     static_assumptions: int = 0  # the first ones come from building the model; later ones from lookups
+    query_log: list[str] = field(default_factory=list)  # assumptions the current query relied on
 
     # ------------------------------------------------------------------ sysctls
 
@@ -99,6 +100,8 @@ class HostModel:
     def _assume(self, text: str) -> None:
         if text not in self.assumptions:
             self.assumptions.append(text)
+        if text not in self.query_log:
+            self.query_log.append(text)
 
     def route_localnet(self, iface: str) -> bool:
         """IN_DEV_ROUTE_LOCALNET: conf.all OR conf.<iface> (IN_DEV_ORCONF in the kernel)."""

@@ -1,0 +1,441 @@
+"""Differential testing of dnlint against the kernel.
+
+    res = run_case(seed)                      # namespaces + random rules + real probes
+    dis = compare(res.dump, res.probes)       # dnlint's query_dump for every probe
+    print(report(res, dis)); save_regression(res, dis)
+
+``run_case(seed)``: builds the topology of :mod:`topology` for the case drawn from
+``seed`` (:func:`rulegen.make_case`), loads the generated rules with ``iptables-restore``
+in the host namespace, sends TCP and UDP probes from every sender (the host, each
+container, outside) to every destination (127.0.0.1 from the host, the host's addresses,
+the containers, outside) on the listened ports and on ports nobody listens on (reached only
+through a DNAT), and records what the kernel did. Then it dumps the host namespace with
+dnlint's own collector (after the probes, so counters include them).
+
+A probe record has the fields of ``fixtures/docker/*.probes.json`` (``from``, ``to``,
+``port``, ``proto``, ``reached``, ``delivered_to``, ``seen_src``, ``connected``, ``reply``,
+``error``, ``note``) plus ``src`` (the endpoint dnlint is asked about: ``host`` or the
+sender's address; the plain topology has no Docker inventory, so containers are given by
+IP), ``delivered_ip``/``delivered_port`` (where the listener got it, after any DNAT),
+``send_error`` (UDP: the error of send itself, e.g. EPERM from an OUTPUT drop) and
+``routed`` (outside can route replies to 10.99.0.0/16).
+
+``compare(dump, probes)`` asks :func:`dnlint.engine.query.query_dump` each probe's question
+and returns the disagreements (a list, with counts of agreements, "possible" answers and
+skipped probes as attributes). A ``None`` answer ("possible") is never a disagreement.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+try:
+    from tests.netns import Lab
+    from tests.oracle import rulegen
+    from tests.oracle.topology import (CONTAINER_IPS, GW0, GW1, HOST_UP, OUTSIDE_IP, PROBE_PORTS,
+                                       Case, Topology, build_host)
+except ImportError:  # tests/ as rootdir
+    from netns import Lab  # type: ignore
+    from oracle import rulegen  # type: ignore
+    from oracle.topology import (CONTAINER_IPS, GW0, GW1, HOST_UP, OUTSIDE_IP, PROBE_PORTS,  # type: ignore
+                                 Case, Topology, build_host)
+
+ROOT = Path(__file__).resolve().parents[2]
+REGRESSIONS = ROOT / "fixtures" / "regressions"
+HOST_ADDRS = (HOST_UP, GW0, GW1)
+CONTAINER_NET = ipaddress.ip_network("10.99.0.0/16")
+
+
+# --------------------------------------------------------------------------- probes
+
+
+def all_probes(case: Case, ports: Iterable[int] = PROBE_PORTS) -> list[dict]:
+    """Every (sender, destination, port, proto) question that makes sense for ``case``.
+
+    The host asks 127.0.0.1 too; a container does not ask its own address or 127.0.0.1
+    (those never leave its namespace), but does ask the host's addresses (hairpins back to
+    itself or a sibling through a DNAT); outside asks the bridge gateways and the containers
+    only when it routes 10.99.0.0/16 (otherwise its own kernel refuses with ENETUNREACH).
+    """
+    plan: list[tuple[str, str]] = []
+    for d in ("127.0.0.1", *HOST_ADDRS, *CONTAINER_IPS.values(), OUTSIDE_IP):
+        plan.append(("host", d))
+    for c, cip in CONTAINER_IPS.items():
+        for d in (*HOST_ADDRS, *CONTAINER_IPS.values(), OUTSIDE_IP):
+            if d != cip:
+                plan.append((f"container:{c}", d))
+    plan.append(("outside", HOST_UP))
+    if case.routed:  # without the route outside cannot even send to 10.99.x (bridge gateways too)
+        for d in (GW0, GW1, *CONTAINER_IPS.values()):
+            plan.append(("outside", d))
+    out = []
+    for sender, dst in plan:
+        for port in ports:
+            for proto in ("tcp", "udp"):
+                out.append({"sender": sender, "dst": dst, "port": port, "proto": proto})
+    return out
+
+
+def _kind(p: dict) -> str:
+    s, d = p["sender"], p["dst"]
+    if s.startswith("container:") and d in HOST_ADDRS:
+        return "hairpin" if d == HOST_UP else "container to a host address"
+    if s.startswith("container:") and d in CONTAINER_IPS.values():
+        sib = CONTAINER_IPS[s.split(":")[1]].rsplit(".", 1)[0] == d.rsplit(".", 1)[0]
+        return "same bridge" if sib else "across bridges"
+    if s == "host":
+        return "host to loopback" if d == "127.0.0.1" else "host originated"
+    if s == "outside":
+        return "inbound"
+    return "egress"
+
+
+def plan_probes(case: Case, rules: str, rng: random.Random, n: int | None) -> list[dict]:
+    """``n`` probes drawn without replacement (all when ``n`` is None), weighted towards
+    ports the rules mention and towards hairpins."""
+    cands = all_probes(case)
+    if n is None or n >= len(cands):
+        chosen = cands
+    else:
+        def weight(p):
+            w = 1.0
+            if f" {p['port']}" in rules or f",{p['port']}" in rules or f":{p['port']}" in rules:
+                w *= 3
+            if p["sender"].startswith("container:") and p["dst"] in HOST_ADDRS:
+                w *= 2
+            return w
+        # weighted sampling without replacement (Efraimidis-Spirakis keys)
+        keyed = sorted(cands, key=lambda p: rng.random() ** (1.0 / weight(p)), reverse=True)
+        chosen = keyed[:n]
+    for p in chosen:
+        p["token"] = f"k{uuid.uuid4().hex[:14]}"
+        p["note"] = _kind(p)
+    return chosen
+
+
+# --------------------------------------------------------------------------- one case
+
+
+@dataclass
+class CaseResult:
+    seed: int
+    case: Case
+    rules: str
+    dump: str
+    probes: list[dict]
+    notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        reached = sum(p["reached"] for p in self.probes)
+        t = " ".join(f"{k}={v:.2f}s" for k, v in self.timings.items())
+        return (f"seed={self.seed}: {len(self.probes)} probes, {reached} reached; {t}; "
+                f"{self.case.describe()}")
+
+
+def _record(p: dict, case: Case) -> dict:
+    """A probe result in the fixtures' record format."""
+    sender = p["sender"]
+    return {
+        "from": sender,
+        "src": "host" if sender == "host" else Topology.sender_ip(sender),
+        "to": p["dst"],
+        "port": p["port"],
+        "proto": p["proto"],
+        "reached": p["reached"],
+        "delivered_to": p["delivered_to"],
+        "delivered_ip": p["delivered_ip"],
+        "delivered_port": p["delivered_port"],
+        "seen_src": p["seen_src"],
+        "note": p.get("note", ""),
+        "connected": p["connected"],
+        "reply": p["reply"],
+        "error": p["error"],
+        "send_error": p["send_error"],
+        "routed": case.routed,
+        "token": p["token"],
+    }
+
+
+def run_case(seed: int, probes_per_case: int | None = None, *, lab: Lab | None = None,
+             timeout: float = 1.0, log: Callable[[str], None] | None = None) -> CaseResult:
+    """Build, load, probe and dump one case. Everything is torn down before returning
+    (also on failure) unless a ``lab`` is passed in (then its owner tears down)."""
+    case, rules = rulegen.make_case(seed)
+    own = lab is None
+    lab = lab or Lab(tag=f"k{seed % 100000}")
+    timings: dict[str, float] = {}
+    try:
+        t0 = time.monotonic()
+        topo = build_host(lab, case)
+        timings["build"] = time.monotonic() - t0
+        t = time.monotonic()
+        res = topo.host.run("iptables-restore", input=rules, check=False)
+        if res.returncode != 0:
+            raise RuntimeError(f"RULEGEN_SEED={seed}: the generated rules do not load: "
+                               f"{res.stderr.strip()}\n{rules}")
+        timings["load"] = time.monotonic() - t
+        t = time.monotonic()
+        plan = plan_probes(case, rules, random.Random(seed ^ 0x5EED), probes_per_case)
+        results = topo.probe_all(plan, timeout=timeout)
+        timings["probe"] = time.monotonic() - t
+        t = time.monotonic()
+        header = [f"kernel oracle case: RULEGEN_SEED={seed}",
+                  f"case: {case.describe()}",
+                  "built by tests/oracle/differential.py in network namespaces; counters include the probes",
+                  *[f"note: {n}" for n in topo.notes]]
+        dump = topo.collect(extra_header=header)
+        timings["collect"] = time.monotonic() - t
+        notes = list(topo.notes)
+        if topo.bridge_nf_actual is not None and topo.bridge_nf_actual != str(case.bridge_nf):
+            notes.append(f"bridge-nf-call-iptables asked {case.bridge_nf}, kernel has {topo.bridge_nf_actual}")
+    finally:
+        if own:
+            t = time.monotonic()
+            lab.close()
+            timings["teardown"] = time.monotonic() - t
+    out = CaseResult(seed, case, rules, dump, [_record(p, case) for p in results], notes, timings)
+    if log:
+        log(out.summary())
+    return out
+
+
+# --------------------------------------------------------------------------- comparison
+
+
+@dataclass
+class Disagreement:
+    seed: int | None
+    kind: str  # reachability, delivered_to, delivered_port, seen_src, no_delivered, error
+    probe: dict
+    answer: dict | None
+    message: str
+    hint: str = ""
+
+    def describe(self) -> str:
+        p = self.probe
+        head = (f"[{self.kind}] seed={self.seed} {p['from']} ({p['src']}) -> {p['to']}:{p['port']}/"
+                f"{p['proto']} ({p.get('note', '')}): {self.message}")
+        kernel = {k: p.get(k) for k in ("reached", "delivered_to", "delivered_ip", "delivered_port",
+                                         "seen_src", "connected", "reply", "error", "send_error")}
+        ans = self.answer or {}
+        dnl = {k: ans.get(k) for k in ("reachable", "verdict", "delivered", "translations",
+                                        "blocked_by", "assumptions", "approximated")}
+        lines = [head, f"    kernel: {json.dumps(kernel)}", f"    dnlint: {json.dumps(dnl, default=str)}"]
+        if self.hint:
+            lines.append(f"    hint:   {self.hint}")
+        return "\n".join(lines)
+
+
+class Comparison(list):
+    """The disagreements (a list) with the counts of the whole comparison."""
+
+    def __init__(self):
+        super().__init__()
+        self.total = 0
+        self.agree = 0
+        self.possible = 0  # dnlint answered None ("possible"): not a disagreement
+        self.skipped: list[tuple[dict, str]] = []  # (probe, why the kernel's answer is not dnlint's question)
+
+    @property
+    def judged(self) -> int:
+        return self.total - self.possible - len(self.skipped)
+
+    def stats(self) -> str:
+        return (f"{self.total} probes: {self.agree} agree, {len(self)} disagree, "
+                f"{self.possible} possible, {len(self.skipped)} skipped")
+
+
+def owner_of(ip: str | None) -> str | None:
+    if not ip:
+        return None
+    if ip.startswith("127.") or ip in HOST_ADDRS:
+        return "host"
+    for c, cip in CONTAINER_IPS.items():
+        if ip == cip:
+            return f"container:{c}"
+    if ip == OUTSIDE_IP:
+        return "outside"
+    return None
+
+
+def _answer_dict(ans) -> dict:
+    if ans is None:
+        return {}
+    if hasattr(ans, "as_dict"):
+        return ans.as_dict()
+    if isinstance(ans, dict):
+        return ans
+    return {k: getattr(ans, k, None) for k in ("reachable", "verdict", "delivered", "translations")}
+
+
+def _delivered_ns(delivered: dict | None) -> str | None:
+    if not delivered:
+        return None
+    by = str(delivered.get("by") or "")
+    for c in CONTAINER_IPS:
+        if f"container {c}" in by or f"container:{c}" in by:
+            return f"container:{c}"
+    return owner_of(delivered.get("ip"))
+
+
+def _in_containers(ip: str | None) -> bool:
+    try:
+        return ip is not None and ipaddress.ip_address(ip) in CONTAINER_NET
+    except ValueError:
+        return False
+
+
+def _skip_reason(p: dict, ans: dict) -> str | None:
+    """Why the kernel's outcome was decided outside the host (so not dnlint's question)."""
+    if p["reached"] or p["proto"] != "tcp" or p.get("routed") or p.get("error") != "timeout":
+        return None
+    d = ans.get("delivered") or {}
+    if ans.get("reachable") and _delivered_ns(d) == "outside" and _in_containers(d.get("seen_src")):
+        return ("the SYN reaches outside from a 10.99.x source, but outside has no route back "
+                "(not routed), so the handshake cannot complete")
+    return None
+
+
+def _hint(p: dict, ans: dict) -> str:
+    """A guess at the kernel behaviour behind a reachability disagreement (for triage)."""
+    src = p.get("src")
+    d = ans.get("delivered") or {}
+    dnat = any(t.get("kind") in ("DNAT", "REDIRECT") for t in ans.get("translations") or [])
+    if p["from"].startswith("container:") and p["to"] in HOST_ADDRS and not p["reached"]:
+        if d.get("ip") == src and d.get("seen_src") in (None, src):
+            return ("self hairpin without MASQUERADE: the container drops a packet whose source "
+                    "is its own address")
+        if (p["proto"] == "tcp" and owner_of(d.get("ip")) not in (None, "host")
+                and d.get("seen_src") == src):
+            return ("sibling hairpin without MASQUERADE: the reply goes straight back over the "
+                    "bridge; unless bridge-nf-call-iptables=1 it misses the host's conntrack "
+                    "and is not un-DNATed")
+    if p["to"] == "127.0.0.1" and dnat and not p["reached"]:
+        if str(d.get("seen_src") or "").startswith("127."):
+            return ("loopback DNAT without MASQUERADE: the receiver drops a packet with a 127/8 "
+                    "source (its own martian check), whatever the host's route_localnet")
+        return ("loopback DNAT: a 127/8 source leaving a non-loopback interface is a martian "
+                "(UDP send() fails with EINVAL, TCP times out) unless route_localnet=1 on that "
+                "interface or on conf.all")
+    if p.get("send_error"):
+        return f"the sender's own send() failed: {p['send_error']}"
+    return ""
+
+
+def compare(dump, probes: list[dict], *, query=None, seed: int | None = None) -> Comparison:
+    """Ask dnlint each probe's question; return the disagreements (with counts).
+
+    ``dump`` is a :class:`dnlint.ir.HostDump` or dump text; ``query`` defaults to
+    ``dnlint.engine.query.query_dump``.
+    """
+    if isinstance(dump, str):
+        from dnlint.load import load_text
+        dump = load_text(dump, f"<oracle seed {seed}>")
+    if query is None:
+        from dnlint.engine.query import query_dump as query
+    out = Comparison()
+    for p in probes:
+        out.total += 1
+        src = p.get("src") or ("host" if p["from"] == "host" else Topology.sender_ip(p["from"]))
+        try:
+            ans_obj = query(dump, src, p["to"], p["port"], p["proto"])
+        except Exception as exc:  # an engine crash is a finding, not a reason to stop
+            out.append(Disagreement(seed, "error", p, None, f"query_dump raised {exc!r}"))
+            continue
+        ans = _answer_dict(ans_obj)
+        reachable = ans.get("reachable")
+        if reachable is None:
+            out.possible += 1
+            continue
+        why = _skip_reason(p, ans)
+        if why:
+            out.skipped.append((p, why))
+            continue
+        if bool(reachable) != bool(p["reached"]):
+            msg = (f"kernel {'reached ' + str(p['delivered_to']) if p['reached'] else 'did not reach'}"
+                   f", dnlint says {'reachable' if reachable else 'unreachable'} ({ans.get('verdict')})")
+            out.append(Disagreement(seed, "reachability", p, ans, msg, _hint(p, ans)))
+            continue
+        if not p["reached"]:
+            out.agree += 1
+            continue
+        d = ans.get("delivered")
+        if not d:
+            out.append(Disagreement(seed, "no_delivered", p, ans,
+                                    "both say reachable, but dnlint's answer has no `delivered`"))
+            continue
+        ns = _delivered_ns(d)
+        if ns != p["delivered_to"]:
+            out.append(Disagreement(seed, "delivered_to", p, ans,
+                                    f"kernel delivered to {p['delivered_to']} ({p['delivered_ip']}:"
+                                    f"{p['delivered_port']}), dnlint to {ns} ({d.get('ip')}:{d.get('port')}, "
+                                    f"by {d.get('by')})"))
+            continue
+        if d.get("port") is not None and p.get("delivered_port") is not None \
+                and int(d["port"]) != int(p["delivered_port"]):
+            out.append(Disagreement(seed, "delivered_port", p, ans,
+                                    f"kernel delivered to port {p['delivered_port']}, dnlint to {d['port']}"))
+            continue
+        if d.get("seen_src") != p["seen_src"]:
+            out.append(Disagreement(seed, "seen_src", p, ans,
+                                    f"the listener saw source {p['seen_src']}, dnlint says {d.get('seen_src')}"))
+            continue
+        out.agree += 1
+    return out
+
+
+def report(result: CaseResult, disagreements: list[Disagreement]) -> str:
+    """The seed, the rules and every disagreement with both answers."""
+    if not disagreements:
+        return f"seed={result.seed}: no disagreement"
+    lines = [f"==== RULEGEN_SEED={result.seed}: {len(disagreements)} disagreement(s); "
+             f"{result.case.describe()}", *[f"note: {n}" for n in result.notes],
+             "---- rules", result.rules.rstrip(), "---- disagreements"]
+    lines += [d.describe() for d in disagreements]
+    return "\n".join(lines)
+
+
+def save_regression(result: CaseResult, disagreements: list[Disagreement],
+                    outdir: str | os.PathLike | None = None) -> list[Path]:
+    """Write each disagreement as ``<seed>-<n>.txt`` (the dump) and ``<seed>-<n>.probes.json``
+    (the kernel's answer to that probe) under ``fixtures/regressions``. Returns the paths."""
+    out = Path(outdir) if outdir else REGRESSIONS
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for n, d in enumerate(disagreements, 1):
+        stem = out / f"{result.seed}-{n}"
+        stem.with_suffix(".txt").write_text(result.dump)
+        rec = dict(d.probe)
+        rec["disagreement"] = {"kind": d.kind, "message": d.message, "hint": d.hint}
+        rec["case"] = result.case.describe()
+        (out / f"{result.seed}-{n}.probes.json").write_text(json.dumps([rec], indent=1) + "\n")
+        written += [stem.with_suffix(".txt"), out / f"{result.seed}-{n}.probes.json"]
+    return written
+
+
+def load_regressions(directory: str | os.PathLike | None = None) -> list[tuple[Path, Path]]:
+    """(dump, probes.json) pairs saved by :func:`save_regression`."""
+    d = Path(directory) if directory else REGRESSIONS
+    pairs = []
+    for pj in sorted(d.glob("*.probes.json")) if d.exists() else []:
+        dump = pj.with_name(pj.name[: -len(".probes.json")] + ".txt")
+        if dump.exists():
+            pairs.append((dump, pj))
+    return pairs
+
+
+def seed_from_env(default: int | None = None) -> int:
+    """RULEGEN_SEED when set, else ``default``, else a fresh random seed."""
+    v = os.environ.get("RULEGEN_SEED")
+    if v:
+        return int(v, 0)
+    return default if default is not None else random.SystemRandom().randrange(1, 2**31)
