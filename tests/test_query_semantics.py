@@ -219,4 +219,3 @@ def test_every_answer_names_the_assumptions_it_rests_on():
         a = query(eng, "outside", "10.1.0.5", 80)
         assert a.reachable is False and a.verdict == "FORWARDING_DISABLED"
         assert any("ip_forward assumed 0" in x for x in a.assumptions)
-        assert any("socket is assumed" in x or "listen" in x for x in a.assumptions) or True
