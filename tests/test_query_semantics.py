@@ -219,3 +219,34 @@ def test_every_answer_names_the_assumptions_it_rests_on():
         a = query(eng, "outside", "10.1.0.5", 80)
         assert a.reachable is False and a.verdict == "FORWARDING_DISABLED"
         assert any("ip_forward assumed 0" in x for x in a.assumptions)
+
+
+V6 = """### ip6tables-save
+*filter
+:INPUT DROP [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -i lo -j ACCEPT
+-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A INPUT -p ipv6-icmp -j ACCEPT
+-A INPUT -s 2001:db8:1::/48 -p tcp -m tcp --dport 22 -j ACCEPT
+COMMIT
+### ip -6 -o addr
+1: lo    inet6 ::1/128 scope host \\       valid_lft forever preferred_lft forever
+2: eth0    inet6 2001:db8:ffff::1/64 scope global \\       valid_lft forever preferred_lft forever
+### ip -6 route
+2001:db8:ffff::/64 dev eth0 proto kernel metric 256 pref medium
+default via 2001:db8:ffff::fe dev eth0 metric 1024 pref medium
+### sysctl net.ipv6.conf.all.forwarding
+net.ipv6.conf.all.forwarding = 0
+"""
+
+
+def test_ipv6_with_the_same_code():
+    d = load_text(V6, "v6.txt")
+    assert query_dump(d, "2001:db8:1::5", "2001:db8:ffff::1", 22).reachable is True
+    blocked = query_dump(d, "2001:db8:2::5", "2001:db8:ffff::1", 22)
+    assert blocked.reachable is False and blocked.blocked_by["reason"] == "the filter INPUT policy is DROP"
+    assert query_dump(d, "2001:db8:2::5", "2001:db8:ffff::1", None, "icmp").reachable is True
+    fwd = query_dump(d, "2001:db8:2::5", "2001:db8:aaaa::1", 80)
+    assert fwd.verdict == "FORWARDING_DISABLED"

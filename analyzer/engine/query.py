@@ -194,8 +194,8 @@ def _init(host: HostModel, origin: Origin, dst: IntervalSet, port: int | None, p
         init["sport"] = IntervalSet.point(sport)
     elif proto in ("tcp", "udp"):
         init["sport"] = IntervalSet.range(1, 65535)
-    if proto == "icmp":
-        init["icmp"] = IntervalSet.point(8 * 256)  # echo-request
+    if proto in ("icmp", "icmpv6"):
+        init["icmp"] = IntervalSet.point(8 * 256 if proto == "icmp" else 128 * 256)  # echo-request
         init["sport"] = IntervalSet.point(0)
         init["dport"] = IntervalSet.point(0)
     if origin.src is not None:
@@ -221,9 +221,21 @@ def search(eng: Engine, origin: Origin, dst: IntervalSet, port: int | None, prot
 # --------------------------------------------------------------------------- the answer
 
 
+def endpoint_family(*endpoints: str) -> int:
+    """6 when an endpoint is an IPv6 address or CIDR, else 4."""
+    for ep in endpoints:
+        try:
+            if ipaddress.ip_network(ep, strict=False).version == 6:
+                return 6
+        except ValueError:
+            continue
+    return 4
+
+
 def query_dump(dump: HostDump, src: str, dst: str, port: int | None = None, proto: str = "tcp",
-               *, family: int = 4) -> Answer:
-    return query(engine_for(dump, family), src, dst, port, proto)
+               *, family: int | None = None) -> Answer:
+    fam = family or endpoint_family(src, dst)
+    return query(engine_for(dump, fam), src, dst, port, proto)
 
 
 def query(eng: Engine, src: str, dst: str, port: int | None = None, proto: str = "tcp") -> Answer:
@@ -237,7 +249,9 @@ def query(eng: Engine, src: str, dst: str, port: int | None = None, proto: str =
             if a.reachable:
                 return a
         return next((a for a in answers if a.reachable is None), answers[0])
-    if proto not in ("tcp", "udp", "icmp", "sctp"):
+    if proto == "icmp" and host.family == 6:
+        proto = "icmpv6"
+    if proto not in ("tcp", "udp", "icmp", "icmpv6", "sctp"):
         raise EndpointError(f"unknown protocol {proto!r} (tcp, udp, icmp or all)")
     result = search(eng, origin, dst_set, port, proto)
     answer = _assemble(eng, origin, result, proto)
@@ -258,7 +272,7 @@ def _dedupe(items: list[str]) -> list[str]:
 
 def _ipport(v_addr: int | None, v_port: int | None, fam: int, proto: str) -> str:
     a = ip_str(v_addr, fam) if v_addr is not None else "?"
-    if proto in ("icmp",) or v_port is None:
+    if proto in ("icmp", "icmpv6") or v_port is None:
         return a
     return f"{a}:{v_port}" if fam == 4 else f"[{a}]:{v_port}"
 
@@ -306,8 +320,8 @@ def _reply(eng: Engine, leaf: Leaf, proto: str) -> tuple[str, Leaf | None]:
     reply_init = {"src": IntervalSet.point(f["dst"]), "dst": IntervalSet.point(f["src"]),
                   "sport": IntervalSet.point(f["dport"]), "dport": IntervalSet.point(f["sport"]),
                   "proto": IntervalSet.point(PROTOCOLS[proto])}
-    if proto == "icmp":
-        reply_init["icmp"] = IntervalSet.point(0)  # echo-reply
+    if proto in ("icmp", "icmpv6"):
+        reply_init["icmp"] = IntervalSet.point(0 if proto == "icmp" else 129 * 256)  # echo-reply
     d = o.delivery
     if d is None:
         return "ok", None

@@ -124,15 +124,19 @@ class HostModel:
         ``net.ipv4.ip_forward`` writes conf.all.forwarding and every device's setting, so
         when the device's own key is absent the global value stands in for it.
         """
-        dev_v = self._flag(sysctl_iface_key(4, iface, "forwarding"))
+        fam = self.family
+        dev_v = self._flag(sysctl_iface_key(fam, iface, "forwarding"))
         if dev_v is not None:
             return dev_v
-        for key in ("net.ipv4.ip_forward", sysctl_iface_key(4, "all", "forwarding")):
+        keys = ("net.ipv4.ip_forward", sysctl_iface_key(4, "all", "forwarding")) if fam == 4 else (
+            sysctl_iface_key(6, "all", "forwarding"),)
+        for key in keys:
             v = self._flag(key)
             if v is not None:
                 return v
         assumed = self.dockerd_running and self.dockerd.get("--ip-forward", True) is not False
-        self._assume(f"net.ipv4.ip_forward assumed {int(assumed)}: no sysctl for it in the dump"
+        name = "net.ipv4.ip_forward" if fam == 4 else "net.ipv6.conf.all.forwarding"
+        self._assume(f"{name} assumed {int(assumed)}: no sysctl for it in the dump"
                      + (" (dockerd enables it)" if assumed else " (the kernel's default)"))
         return assumed
 
