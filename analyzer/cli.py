@@ -100,29 +100,36 @@ def _split_codes(values: Optional[List[str]]) -> list[str]:
 def check(
     dumps: List[str] = typer.Argument(..., help="Host dumps to check."),
     format: CheckFormat = typer.Option(CheckFormat.text, "--format", "-f", help="Output format."),
-    fail_on: FailOn = typer.Option(FailOn.error, "--fail-on",
-                                   help="Exit 1 when a finding has this severity or a higher one."),
-    select: Optional[List[str]] = typer.Option(None, "--select", help="Only these codes or prefixes (DN0, DN001,...)."),
+    fail_on: Optional[FailOn] = typer.Option(None, "--fail-on",
+                                             help="Exit 1 when a finding has this severity or a higher one "
+                                                  "(default: the ruleset's, else error)."),
+    select: Optional[List[str]] = typer.Option(None, "--select", help="Only these codes or prefixes (DN0, DN101,...)."),
     ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Skip these codes or prefixes."),
-    ruleset: Optional[str] = typer.Option(None, "--ruleset", help="Ruleset name or path (recommended)."),
+    ruleset: Optional[str] = typer.Option(None, "--ruleset", help="A ruleset name (recommended, docker, strict) "
+                                                                  "or a path to a TOML file."),
 ) -> None:
-    """Lint DUMP files and report findings (input problems DN0xx so far)."""
-    from .report import code_selected, fails, render_github, render_json, render_sarif, render_text
+    """Lint DUMP files: findings with stable codes, for people (text) and CI (json, sarif, github).
 
-    sel, ign = _split_codes(select), _split_codes(ignore)
+    Configuration: --ruleset, then [tool.dnlint] in pyproject.toml or dnlint.toml, then the
+    options here. Exit 0 clean, 1 findings at/above --fail-on, 2 bad input or usage.
+    """
+    from .lint import ConfigError, LintConfig, fails, lint_dump
+    from .report import render
+
+    try:
+        config = LintConfig.load(ruleset=ruleset, select=_split_codes(select), ignore=_split_codes(ignore),
+                                 fail_on=fail_on.value if fail_on else None)
+    except ConfigError as e:
+        typer.echo(f"dnlint: {e}", err=True)
+        raise typer.Exit(2)
     findings = []
     for path in dumps:
-        host = _load(path)
-        findings.extend(d for d in host.diagnostics if code_selected(d.code, sel, ign))
-    if format is CheckFormat.json:
-        sys.stdout.write(render_json(findings, dumps))
-    elif format is CheckFormat.github:
-        sys.stdout.write(render_github(findings))
-    elif format is CheckFormat.sarif:
-        sys.stdout.write(render_sarif(findings))
-    else:
-        sys.stdout.write(render_text(findings, dumps))
-    raise typer.Exit(1 if fails(findings, fail_on.value) else 0)
+        result = lint_dump(_load(path), config)
+        findings.extend(result.findings)
+        for err in result.errors:
+            typer.echo(f"dnlint: {path}: check {err} (a bug in dnlint; other checks ran)", err=True)
+    sys.stdout.write(render(format.value, findings, dumps, sys.stdout))
+    raise typer.Exit(1 if fails(findings, config.fail_on) else 0)
 
 
 class QueryFormat(str, Enum):
@@ -193,30 +200,36 @@ def collect(
 def rules(
     format: ParseFormat = typer.Option(ParseFormat.text, "--format", "-f"),
 ) -> None:
-    """List the codes dnlint reports."""
-    from .diagnostics import INPUT_CODES
+    """List every code dnlint reports: code, name, default severity, summary."""
+    from .checks.registry import all_checks
 
+    checks = all_checks()
     if format is ParseFormat.json:
         import json
 
-        data = [{"code": c, "name": n, "severity": s.value, "summary": t} for c, (n, s, t) in INPUT_CODES.items()]
+        data = [{"code": c, "name": k.name, "severity": k.severity.value, "summary": k.summary, "fix": k.fix,
+                 "needs_engine": k.needs_engine} for c, k in checks.items()]
         typer.echo(json.dumps(data, indent=2))
         return
-    for code, (name, sev, summary) in INPUT_CODES.items():
-        typer.echo(f"{code}  {name:<28} {sev.value:<8} {summary}")
+    for code, k in checks.items():
+        typer.echo(f"{code}  {k.name:<42} {k.severity.value:<8} {k.summary}")
 
 
 @app.command()
-def rule(code: str = typer.Argument(..., help="A code such as DN001.")) -> None:
-    """Print the documentation of one code."""
-    from .diagnostics import INPUT_CODES
+def rule(code: str = typer.Argument(..., help="A code such as DN201.")) -> None:
+    """Print the documentation of one code: what it does, why it is bad, an example, the fix."""
+    from .checks.registry import check_class
 
-    entry = INPUT_CODES.get(code.upper())
-    if entry is None:
+    cls = check_class(code)
+    if cls is None:
         typer.echo(f"dnlint: unknown code {code!r}; `dnlint rules` lists them", err=True)
         raise typer.Exit(2)
-    name, sev, summary = entry
-    typer.echo(f"{code.upper()} {name} ({sev.value})\n\n{summary}")
+    docs = cls.docs()
+    out = [f"{cls.code} {cls.name} ({cls.severity.value})", "", docs.get("summary", cls.summary)]
+    for heading in ("What it does", "Why is this bad?", "Example", "How to fix"):
+        if docs.get(heading):
+            out += ["", heading, docs[heading]]
+    typer.echo("\n".join(out))
 
 
 def main() -> None:

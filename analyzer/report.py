@@ -1,48 +1,32 @@
-"""Render findings for people (text) and for machines (json, github annotations, sarif)."""
+"""Render findings for people (text) and for machines (json, sarif, github annotations).
+
+The JSON of ``dnlint check --format json`` (schema 1)::
+
+    {"dnlint": "0.1.0", "schema": 1, "files": [...],
+     "findings": [{"code", "name", "severity", "message", "file", "line", "col", "fix", "flow"}],
+     "summary": {"total", "error", "warning", "info"}}
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import sys
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from .diagnostics import INPUT_CODES
-from .ir import Diagnostic, Severity
+from .checks.base import Finding
+from .ir import Severity
 
-SEVERITY_ORDER = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
-HELP_URI = "https://dnlint.invalid/rules/{code}"  # the docs site is not published yet
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    diagnostic: Diagnostic
-
-    @property
-    def code(self) -> str:
-        return self.diagnostic.code
-
-    @property
-    def name(self) -> str:
-        return INPUT_CODES.get(self.code, ("",))[0]
+HELP_URI = "https://dnlint.invalid/rules/{code}"  # the docs site is not published yet; `dnlint rule CODE`
 
 
-def code_selected(code: str, select: Sequence[str], ignore: Sequence[str]) -> bool:
-    """ruff-style selection: a code is kept if a --select prefix matches and no --ignore does."""
-    if select and not any(code.startswith(s) for s in select):
-        return False
-    return not any(code.startswith(i) for i in ignore)
+def _name(code: str) -> str:
+    from .checks.registry import check_class
 
-
-def fails(findings: Iterable[Diagnostic], fail_on: str) -> bool:
-    if fail_on == "never":
-        return False
-    threshold = SEVERITY_ORDER[Severity(fail_on)]
-    return any(SEVERITY_ORDER[d.severity] >= threshold for d in findings)
+    cls = check_class(code)
+    return cls.name if cls else ""
 
 
 def _use_colour(stream) -> bool:
@@ -56,129 +40,137 @@ def _use_colour(stream) -> bool:
 _COLOURS = {Severity.ERROR: "\x1b[31m", Severity.WARNING: "\x1b[33m", Severity.INFO: "\x1b[36m"}
 
 
-def render_text(findings: Sequence[Diagnostic], files: Sequence[str], stream=None) -> str:
-    stream = stream or sys.stdout
-    colour = _use_colour(stream)
-    bold, reset = ("\x1b[1m", "\x1b[0m") if colour else ("", "")
+def render(fmt: str, findings: Sequence[Finding], files: Sequence[str], stream=None) -> str:
+    if fmt == "json":
+        return render_json(findings, files)
+    if fmt == "sarif":
+        return render_sarif(findings)
+    if fmt == "github":
+        return render_github(findings)
+    return render_text(findings, files, stream)
+
+
+def render_text(findings: Sequence[Finding], files: Sequence[str], stream=None) -> str:
+    colour = _use_colour(stream) if stream is not None else False
+    bold, dim, reset = ("\x1b[1m", "\x1b[2m", "\x1b[0m") if colour else ("", "", "")
     out: list[str] = []
     cache: dict[str, list[str]] = {}
-    by_file: dict[str, list[Diagnostic]] = {}
-    for d in findings:
-        by_file.setdefault(d.span.file if d.span else "<input>", []).append(d)
+    by_file: dict[str, list[Finding]] = {}
+    for f in findings:
+        by_file.setdefault(f.span.file if f.span else "<input>", []).append(f)
     for file in list(files) + [f for f in by_file if f not in files]:
         items = by_file.get(file)
         if not items:
             continue
         out.append(f"{bold}{file}{reset}")
-        for d in sorted(items, key=lambda d: (d.span.line if d.span else 0, d.span.col if d.span else 0)):
-            sev = d.severity.value
+        for f in items:
+            sev = f.severity.value
             if colour:
-                sev = f"{_COLOURS[d.severity]}{sev}{reset}"
-            where = f"{d.span.line}:{d.span.col}" if d.span else "-"
-            name = INPUT_CODES.get(d.code, ("",))[0]
-            out.append(f"  {where}: {bold}{d.code}{reset} [{sev}] {d.message}" + (f"  ({name})" if name else ""))
-            quoted = _quote(cache, d)
+                sev = f"{_COLOURS[f.severity]}{sev}{reset}"
+            where = f"{f.span.line}:{f.span.col}" if f.span else "-"
+            name = _name(f.code)
+            out.append(f"  {where}: {bold}{f.code}{reset} [{sev}] {f.message}" + (f"  {dim}({name}){reset}" if name else ""))
+            quoted = _quote(cache, f)
             if quoted is not None:
                 out.append(f"      | {quoted}")
-    counts = Counter(d.severity for d in findings)
+            if f.flow:
+                out.append(f"      flow: {f.flow}")
+            if f.fix:
+                out.append(f"      fix: {f.fix}")
+    counts = Counter(f.severity for f in findings)
+    n = len(files)
     if findings:
-        out.append(
-            f"Found {len(findings)} finding{'s' if len(findings) != 1 else ''} "
-            f"({counts[Severity.ERROR]} error, {counts[Severity.WARNING]} warning, {counts[Severity.INFO]} info) "
-            f"in {len(files)} file{'s' if len(files) != 1 else ''}."
-        )
+        out.append(f"Found {len(findings)} finding{'s' if len(findings) != 1 else ''} "
+                   f"({counts[Severity.ERROR]} error, {counts[Severity.WARNING]} warning, {counts[Severity.INFO]} info) "
+                   f"in {n} file{'s' if n != 1 else ''}. `dnlint rule CODE` explains a code.")
     else:
-        out.append(f"No findings in {len(files)} file{'s' if len(files) != 1 else ''}.")
+        out.append(f"No findings in {n} file{'s' if n != 1 else ''}.")
     return "\n".join(out) + "\n"
 
 
-def _quote(cache: dict[str, list[str]], d: Diagnostic) -> str | None:
-    if not d.span:
+def _quote(cache: dict[str, list[str]], f: Finding) -> str | None:
+    if not f.span:
         return None
-    lines = cache.get(d.span.file)
+    lines = cache.get(f.span.file)
     if lines is None:
         try:
-            lines = Path(d.span.file).read_text(encoding="utf-8", errors="replace").split("\n")
+            lines = Path(f.span.file).read_text(encoding="utf-8", errors="replace").split("\n")
         except OSError:
             lines = []
-        cache[d.span.file] = lines
-    if 0 < d.span.line <= len(lines):
-        text = lines[d.span.line - 1].rstrip("\r").strip()
-        if len(text) > 160:
-            text = text[:157] + "..."
-        return text
+        cache[f.span.file] = lines
+    if 0 < f.span.line <= len(lines):
+        text = lines[f.span.line - 1].rstrip("\r").strip()
+        return text[:157] + "..." if len(text) > 160 else text
     return None
 
 
-def render_json(findings: Sequence[Diagnostic], files: Sequence[str]) -> str:
-    counts = Counter(d.severity.value for d in findings)
+def render_json(findings: Sequence[Finding], files: Sequence[str]) -> str:
+    counts = Counter(f.severity.value for f in findings)
     data = {
         "dnlint": __version__,
         "schema": 1,
         "files": list(files),
         "findings": [
             {
-                "code": d.code,
-                "name": INPUT_CODES.get(d.code, ("",))[0],
-                "severity": d.severity.value,
-                "message": d.message,
-                "file": d.span.file if d.span else None,
-                "line": d.span.line if d.span else None,
-                "col": d.span.col if d.span else None,
+                "code": f.code, "name": _name(f.code), "severity": f.severity.value, "message": f.message,
+                "file": f.span.file if f.span else None, "line": f.span.line if f.span else None,
+                "col": f.span.col if f.span else None, "fix": f.fix, "flow": f.flow,
             }
-            for d in findings
+            for f in findings
         ],
         "summary": {"total": len(findings), **{s.value: counts.get(s.value, 0) for s in Severity}},
     }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def render_github(findings: Sequence[Diagnostic]) -> str:
+def render_github(findings: Sequence[Finding]) -> str:
     level = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
     out = []
-    for d in findings:
-        msg = d.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-        loc = f"file={d.span.file},line={d.span.line},col={d.span.col}," if d.span else ""
-        out.append(f"::{level[d.severity]} {loc}title={d.code}::{d.code} {msg}")
+    for f in findings:
+        msg = f.message + (f" Fix: {f.fix}" if f.fix else "")
+        msg = msg.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        loc = f"file={f.span.file},line={f.span.line},col={f.span.col}," if f.span else ""
+        out.append(f"::{level[f.severity]} {loc}title={f.code} {_name(f.code)}::{f.code} {msg}")
     return "\n".join(out) + ("\n" if out else "")
 
 
-def render_sarif(findings: Sequence[Diagnostic]) -> str:
-    codes = sorted({d.code for d in findings} | set(INPUT_CODES))
+def render_sarif(findings: Sequence[Finding]) -> str:
+    from .checks.registry import all_checks
+
+    checks = all_checks()
     rules = []
-    for code in codes:
-        name, severity, summary = INPUT_CODES.get(code, (code, Severity.WARNING, code))
+    for code, cls in checks.items():
+        docs = cls.docs()
+        help_text = "\n\n".join(f"{h}\n{docs[h]}" for h in ("What it does", "Why is this bad?", "Example", "How to fix")
+                                if docs.get(h))
         rules.append({
             "id": code,
-            "name": name,
-            "shortDescription": {"text": summary},
-            "help": {"text": summary},
+            "name": cls.name,
+            "shortDescription": {"text": cls.summary},
+            "fullDescription": {"text": docs.get("What it does", cls.summary)},
+            "help": {"text": help_text or cls.summary},
             "helpUri": HELP_URI.format(code=code),
-            "defaultConfiguration": {"level": _sarif_level(severity)},
+            "defaultConfiguration": {"level": _sarif_level(cls.severity)},
         })
     index = {r["id"]: i for i, r in enumerate(rules)}
     results = []
-    for d in findings:
-        result = {
-            "ruleId": d.code,
-            "ruleIndex": index[d.code],
-            "level": _sarif_level(d.severity),
-            "message": {"text": d.message},
-        }
-        if d.span:
-            result["locations"] = [{
-                "physicalLocation": {
-                    "artifactLocation": {"uri": d.span.file},
-                    "region": {"startLine": max(1, d.span.line), "startColumn": max(1, d.span.col)},
-                }
-            }]
+    for f in findings:
+        result = {"ruleId": f.code, "level": _sarif_level(f.severity),
+                  "message": {"text": f.message + (f" Fix: {f.fix}" if f.fix else "")}}
+        if f.code in index:
+            result["ruleIndex"] = index[f.code]
+        if f.span:
+            result["locations"] = [{"physicalLocation": {
+                "artifactLocation": {"uri": f.span.file},
+                "region": {"startLine": max(1, f.span.line), "startColumn": max(1, f.span.col)},
+            }}]
         results.append(result)
     doc = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [{
-            "tool": {"driver": {"name": "dnlint", "version": __version__,
-                                "informationUri": "https://dnlint.invalid/", "rules": rules}},
+            "tool": {"driver": {"name": "dnlint", "version": __version__, "informationUri": "https://dnlint.invalid/",
+                                "rules": rules}},
             "results": results,
         }],
     }

@@ -370,6 +370,18 @@ def build_host(dump: HostDump, family: int = 4) -> HostModel:
 
 def _select_tables(dump: HostDump, family: int, assumptions: list[str]):
     """One chain map per table; a save/-S section wins over a listing of the same table."""
+    chosen = select_tables(dump, family, assumptions)
+    tables = {name: {c.name: c for c in t.chains} for name, (t, _f, _b) in chosen.items()}
+    spans = {name: t.span for name, (t, _f, _b) in chosen.items()}
+    lossy = {name for name, (_t, f, _b) in chosen.items() if f is RulesetFormat.LISTING}
+    return tables, spans, lossy
+
+
+def select_tables(dump: HostDump, family: int, assumptions: list[str] | None = None
+                  ) -> dict[str, tuple[Table, RulesetFormat, str | None]]:
+    """The table of each name that the model uses, with its format and backend."""
+    if assumptions is None:
+        assumptions = []
     chosen: dict[str, tuple[Table, RulesetFormat, str | None]] = {}
     for rs in dump.rulesets:
         if rs.family != family:
@@ -394,10 +406,7 @@ def _select_tables(dump: HostDump, family: int, assumptions: list[str]):
                 note = f"table {t.name} appears more than once in the dump; the last one (line {t.span.line}) is used"
                 if note not in assumptions:
                     assumptions.append(note)
-    tables = {name: {c.name: c for c in t.chains} for name, (t, _f, _b) in chosen.items()}
-    spans = {name: t.span for name, (t, _f, _b) in chosen.items()}
-    lossy = {name for name, (_t, f, _b) in chosen.items() if f is RulesetFormat.LISTING}
-    return tables, spans, lossy
+    return chosen
 
 
 __all__ = ["HostModel", "RouteResult", "build_host", "ip_str", "addr_max"]
