@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..ir import Rule
+from ..parse.modules import KNOWN_TARGETS
 from .host import LOOPBACK_V4, HostModel, RouteResult
 from .intervals import IntervalSet
 from .values import mark_value, nat_spec, port_range
@@ -206,10 +207,12 @@ class Path:
                 i += 1
                 continue
             # a chain that does not exist, QUEUE/NFQUEUE (userspace decides), TPROXY, unknown targets
-            what = (f"jump to chain {name}, which is not in the dump" if not target.known or name.isupper() is False
-                    else f"target {name}")
             if name in ("QUEUE", "NFQUEUE"):
                 what = f"{name}: a userspace program decides"
+            elif name in KNOWN_TARGETS:
+                what = f"target {name} is not modelled"
+            else:
+                what = f"{name} is neither a chain of table {table} in the dump nor a target dnlint knows"
             flow.approximations.append(f"{what} ({table} {chain.name} rule {i + 1}, line {rule.span.line})")
             flow.trace.append(step)
             return "UNKNOWN", step
