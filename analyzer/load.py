@@ -94,13 +94,20 @@ def load_text(data: str, file: str = "<string>", extra: list[Diagnostic] | None 
         diagnostics.append(diag("DN010", "no iptables rules or host facts were found in this file "
                                          "(expected iptables-save output, an iptables -L listing, or "
                                          "a host dump with ### <command> sections)", Span(file, 1, 1)))
-    return HostDump(
+    dump = HostDump(
         file=file,
         sections=tuple(sections),
         rulesets=tuple(rulesets),
         facts=Facts(**{k: tuple(v) for k, v in facts.items()}),
         diagnostics=tuple(diagnostics),
     )
+    if len(lines) > 20000:
+        # The IR is immutable and free of cycles: keep the garbage collector from scanning the
+        # hundreds of thousands of objects of a large dump again and again afterwards.
+        import gc
+
+        gc.freeze()
+    return dump
 
 
 def _drop_trailing_prose(block: Block, found: list[Diagnostic]) -> list[Diagnostic]:

@@ -23,8 +23,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import z3
-
 from ..model.intervals import IntervalSet, addr_max
 from ..model.matches import Compiled, MetaTest, iface_matches
 
@@ -94,6 +92,8 @@ class Checker:
         return self.model(st, negs) is not None
 
     def _in(self, x, s: IntervalSet):
+        import z3
+
         terms = []
         for lo, hi in s.ivs:
             if lo == hi:
@@ -109,6 +109,8 @@ class Checker:
                 return None
         if not negs:
             return {v: _nice(st.kinds[v], d) for v, d in st.doms.items()}
+        import z3  # only when intervals cannot decide: most queries never load it
+
         self.z3_calls += 1
         s = z3.Solver()
         xs = {}
