@@ -467,6 +467,10 @@ _PLANNERS = {
 
 # --------------------------------------------------------------------------- cache
 
+_BLANK_VALUES = re.compile(r"(?<!\S)[^\s!-]\S*").sub
+_MARK = "\x00"
+
+
 class PlanCache:
     """Plans by line shape. With ``enabled=False`` every line is parsed by the grammar.
 
@@ -491,7 +495,8 @@ class PlanCache:
         raw = None
         if '"' not in line:
             words = raw = line.split()
-            key = tuple([w if w[0] in "-!" else "" for w in raw])
+            # the shape: option words kept, every other word replaced by one marker (in C)
+            key = _BLANK_VALUES(_MARK, line)
         else:
             parts = line.split('"')
             if len(parts) == 3 and "\\" not in line and parts[0][-1:].isspace() \
