@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
           f"(kernel {kernel_s:.0f} s, dnlint {dnlint_s:.1f} s)")
     print(f"agreement: {agree}/{judged} judged probes = {rate:.2f}%")
     print(f"possible (dnlint answered None): {possible}")
-    print(f"skipped (decided beyond the host): {skipped}")
+    print(f"skipped (decided beyond the host, or a witness from another source port): {skipped}")
     print(f"disagreements: {sum(kinds.values())} in {len(failing)} case(s)"
           + (f": {dict(kinds)}" if kinds else ""))
     for h, n in hints.most_common():

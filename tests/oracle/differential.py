@@ -8,8 +8,9 @@
 ``seed`` (:func:`rulegen.make_case`), loads the generated rules with ``iptables-restore``
 in the host namespace, sends TCP and UDP probes from every sender (the host, each
 container, outside) to every destination (127.0.0.1 from the host, the host's addresses,
-the containers, outside) on the listened ports and on ports nobody listens on (reached only
-through a DNAT), and records what the kernel did. Then it dumps the host namespace with
+the containers, outside) on ports the host listens on and ports it does not (containers
+and outside listen on all of them), each from a known source port, and records what the
+kernel did. Then it dumps the host namespace with
 dnlint's own collector (after the probes, so counters include them).
 
 A probe record has the fields of ``fixtures/docker/*.probes.json`` (``from``, ``to``,
@@ -17,8 +18,12 @@ A probe record has the fields of ``fixtures/docker/*.probes.json`` (``from``, ``
 ``error``, ``note``) plus ``src`` (the endpoint dnlint is asked about: ``host`` or the
 sender's address; the plain topology has no Docker inventory, so containers are given by
 IP), ``delivered_ip``/``delivered_port`` (where the listener got it, after any DNAT),
-``send_error`` (UDP: the error of send itself, e.g. EPERM from an OUTPUT drop) and
-``routed`` (outside can route replies to 10.99.0.0/16).
+``send_error`` (UDP: the error of send itself, e.g. EPERM from an OUTPUT drop), ``sport``
+(the probe's source port) and ``routed`` (outside can route replies to 10.99.0.0/16).
+
+query_dump is asked with ``sport=`` when it accepts that keyword; otherwise its answer is
+existential over source ports, and a disagreement whose witness uses another source port
+than the probe, on a ruleset that matches source ports, is counted as skipped.
 
 ``compare(dump, probes)`` asks :func:`dnlint.engine.query.query_dump` each probe's question
 and returns the disagreements (a list, with counts of agreements, "possible" answers and
@@ -41,12 +46,12 @@ try:
     from tests.netns import Lab
     from tests.oracle import rulegen
     from tests.oracle.topology import (CONTAINER_IPS, GW0, GW1, HOST_UP, OUTSIDE_IP, PROBE_PORTS,
-                                       Case, Topology, build_host)
+                                       SPORT_BASE, Case, Topology, build_host)
 except ImportError:  # tests/ as rootdir
     from netns import Lab  # type: ignore
     from oracle import rulegen  # type: ignore
     from oracle.topology import (CONTAINER_IPS, GW0, GW1, HOST_UP, OUTSIDE_IP, PROBE_PORTS,  # type: ignore
-                                 Case, Topology, build_host)
+                                 SPORT_BASE, Case, Topology, build_host)
 
 ROOT = Path(__file__).resolve().parents[2]
 REGRESSIONS = ROOT / "fixtures" / "regressions"
@@ -115,8 +120,9 @@ def plan_probes(case: Case, rules: str, rng: random.Random, n: int | None) -> li
         # weighted sampling without replacement (Efraimidis-Spirakis keys)
         keyed = sorted(cands, key=lambda p: rng.random() ** (1.0 / weight(p)), reverse=True)
         chosen = keyed[:n]
-    for p in chosen:
+    for i, p in enumerate(chosen):
         p["token"] = f"k{uuid.uuid4().hex[:14]}"
+        p["sport"] = SPORT_BASE + i
         p["note"] = _kind(p)
     return chosen
 
@@ -150,6 +156,7 @@ def _record(p: dict, case: Case) -> dict:
         "to": p["dst"],
         "port": p["port"],
         "proto": p["proto"],
+        "sport": p.get("sport"),
         "reached": p["reached"],
         "delivered_to": p["delivered_to"],
         "delivered_ip": p["delivered_ip"],
@@ -314,11 +321,20 @@ def _hint(p: dict, ans: dict) -> str:
         if d.get("ip") == src and d.get("seen_src") in (None, src):
             return ("self hairpin without MASQUERADE: the container drops a packet whose source "
                     "is its own address")
+        if d.get("ip") == src:
+            return ("self hairpin with bridge-nf-call-iptables=1: br_netfilter bridges the DNATed "
+                    "packet back out of the port it came in on, which the bridge refuses unless "
+                    "that port has hairpin mode on (`ip -d link`: hairpin on)")
         if (p["proto"] == "tcp" and owner_of(d.get("ip")) not in (None, "host")
                 and d.get("seen_src") == src):
             return ("sibling hairpin without MASQUERADE: the reply goes straight back over the "
                     "bridge; unless bridge-nf-call-iptables=1 it misses the host's conntrack "
                     "and is not un-DNATed")
+    b = ans.get("blocked_by") or {}
+    if (p["reached"] and p["from"] == "host" and dnat and b.get("chain") == "OUTPUT"
+            and b.get("table") in ("filter", "mangle")):
+        return ("filter OUTPUT after a nat OUTPUT DNAT: `-o` still sees the device of the route "
+                "before the DNAT (e.g. lo); only POSTROUTING sees the new one")
     if p["to"] == "127.0.0.1" and dnat and not p["reached"]:
         if str(d.get("seen_src") or "").startswith("127."):
             return ("loopback DNAT without MASQUERADE: the receiver drops a packet with a 127/8 "
@@ -331,23 +347,55 @@ def _hint(p: dict, ans: dict) -> str:
     return ""
 
 
-def compare(dump, probes: list[dict], *, query=None, seed: int | None = None) -> Comparison:
+_SPORT_RE = None
+
+
+def _matches_sport(text: str) -> bool:
+    global _SPORT_RE
+    import re
+    if _SPORT_RE is None:
+        _SPORT_RE = re.compile(r"--(sport|sports|source-port|source-ports|ports|ctorigsrcport|ctreplsrcport)\b")
+    return bool(_SPORT_RE.search(text))
+
+
+def _accepts_sport(query) -> bool:
+    import inspect
+    try:
+        params = inspect.signature(query).parameters
+    except (TypeError, ValueError):
+        return False
+    return "sport" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def compare(dump, probes: list[dict], *, query=None, seed: int | None = None,
+            rules_text: str | None = None) -> Comparison:
     """Ask dnlint each probe's question; return the disagreements (with counts).
 
     ``dump`` is a :class:`dnlint.ir.HostDump` or dump text; ``query`` defaults to
-    ``dnlint.engine.query.query_dump``.
+    ``dnlint.engine.query.query_dump`` (given ``sport=`` when it takes it).
     """
     if isinstance(dump, str):
+        rules_text = rules_text if rules_text is not None else dump
         from dnlint.load import load_text
         dump = load_text(dump, f"<oracle seed {seed}>")
+    elif rules_text is None:
+        try:
+            rules_text = Path(getattr(dump, "file", "")).read_text()
+        except OSError:
+            rules_text = ""
     if query is None:
         from dnlint.engine.query import query_dump as query
+    with_sport = _accepts_sport(query)
+    sport_rules = _matches_sport(rules_text or "")
     out = Comparison()
     for p in probes:
         out.total += 1
         src = p.get("src") or ("host" if p["from"] == "host" else Topology.sender_ip(p["from"]))
         try:
-            ans_obj = query(dump, src, p["to"], p["port"], p["proto"])
+            if with_sport and p.get("sport"):
+                ans_obj = query(dump, src, p["to"], p["port"], p["proto"], sport=p["sport"])
+            else:
+                ans_obj = query(dump, src, p["to"], p["port"], p["proto"])
         except Exception as exc:  # an engine crash is a finding, not a reason to stop
             out.append(Disagreement(seed, "error", p, None, f"query_dump raised {exc!r}"))
             continue
@@ -360,37 +408,57 @@ def compare(dump, probes: list[dict], *, query=None, seed: int | None = None) ->
         if why:
             out.skipped.append((p, why))
             continue
-        if bool(reachable) != bool(p["reached"]):
-            msg = (f"kernel {'reached ' + str(p['delivered_to']) if p['reached'] else 'did not reach'}"
-                   f", dnlint says {'reachable' if reachable else 'unreachable'} ({ans.get('verdict')})")
-            out.append(Disagreement(seed, "reachability", p, ans, msg, _hint(p, ans)))
-            continue
-        if not p["reached"]:
+        found = _judge(seed, p, ans, reachable)
+        if found is None:
             out.agree += 1
             continue
-        d = ans.get("delivered")
-        if not d:
-            out.append(Disagreement(seed, "no_delivered", p, ans,
-                                    "both say reachable, but dnlint's answer has no `delivered`"))
+        w_sport = (ans.get("witness") or {}).get("sport")
+        # "reachable" is existential over source ports ("unreachable" is not): a witness
+        # from another port than the probe's is not the kernel's question
+        if (reachable and not with_sport and sport_rules and p.get("sport") and w_sport is not None
+                and int(w_sport) != int(p["sport"])):
+            out.skipped.append((p, f"dnlint's witness uses source port {w_sport}, the probe used "
+                                   f"{p['sport']}, the rules match source ports, and query_dump "
+                                   f"takes no sport: {found.message}"))
             continue
-        ns = _delivered_ns(d)
-        if ns != p["delivered_to"]:
-            out.append(Disagreement(seed, "delivered_to", p, ans,
-                                    f"kernel delivered to {p['delivered_to']} ({p['delivered_ip']}:"
-                                    f"{p['delivered_port']}), dnlint to {ns} ({d.get('ip')}:{d.get('port')}, "
-                                    f"by {d.get('by')})"))
-            continue
-        if d.get("port") is not None and p.get("delivered_port") is not None \
-                and int(d["port"]) != int(p["delivered_port"]):
-            out.append(Disagreement(seed, "delivered_port", p, ans,
-                                    f"kernel delivered to port {p['delivered_port']}, dnlint to {d['port']}"))
-            continue
-        if d.get("seen_src") != p["seen_src"]:
-            out.append(Disagreement(seed, "seen_src", p, ans,
-                                    f"the listener saw source {p['seen_src']}, dnlint says {d.get('seen_src')}"))
-            continue
-        out.agree += 1
+        out.append(found)
     return out
+
+
+def _judge(seed, p: dict, ans: dict, reachable) -> Disagreement | None:
+    if bool(reachable) != bool(p["reached"]):
+        msg = (f"kernel {'reached ' + str(p['delivered_to']) if p['reached'] else 'did not reach'}"
+               f", dnlint says {'reachable' if reachable else 'unreachable'} ({ans.get('verdict')})")
+        return Disagreement(seed, "reachability", p, ans, msg, _hint(p, ans))
+    if not p["reached"]:
+        return None
+    d = ans.get("delivered")
+    if not d:
+        return Disagreement(seed, "no_delivered", p, ans,
+                            "both say reachable, but dnlint's answer has no `delivered`")
+    ns = _delivered_ns(d)
+    if ns != p["delivered_to"]:
+        return Disagreement(seed, "delivered_to", p, ans,
+                            f"kernel delivered to {p['delivered_to']} ({p['delivered_ip']}:"
+                            f"{p['delivered_port']}), dnlint to {ns} ({d.get('ip')}:{d.get('port')}, "
+                            f"by {d.get('by')})")
+    if d.get("port") is not None and p.get("delivered_port") is not None \
+            and int(d["port"]) != int(p["delivered_port"]):
+        return Disagreement(seed, "delivered_port", p, ans,
+                            f"kernel delivered to port {p['delivered_port']}, dnlint to {d['port']}")
+    if d.get("seen_src") != p["seen_src"]:
+        return Disagreement(seed, "seen_src", p, ans,
+                            f"the listener saw source {p['seen_src']}, dnlint says {d.get('seen_src')}",
+                            _seen_hint(p, ans))
+    return None
+
+
+def _seen_hint(p: dict, ans: dict) -> str:
+    kinds = {t.get("kind") for t in ans.get("translations") or []}
+    if "MASQUERADE" in kinds and p["delivered_to"] == "host":
+        return ("MASQUERADE out of lo: lo's 127.0.0.1 has scope host, so the kernel takes the "
+                "first global address by interface index (inet_select_addr), not 127.0.0.1")
+    return ""
 
 
 def report(result: CaseResult, disagreements: list[Disagreement]) -> str:

@@ -22,6 +22,13 @@ addrtype LOCAL, iprange, comment, mark, and the targets ACCEPT, DROP, REJECT, RE
 LOG, jumps, gotos, DNAT, SNAT, MASQUERADE, REDIRECT, MARK, CT --notrack. Addresses, ports
 and interface names come from the topology, so the rules matter for the probes.
 
+What the tools refuse, and so the generator never writes: DROP/REJECT in nat ("not intended
+for filtering"), ``-i`` in OUTPUT/POSTROUTING and ``-o`` in PREROUTING/INPUT, NAT targets
+in chains reachable from a hook where they are invalid (user chains are per hook), jump
+loops, ``multiport`` ranges ``a:a``, and ``! -s 0.0.0.0/0`` (iptables-nft passes
+``--test`` but the kernel refuses the rule at commit with EINVAL; legacy accepts it) —
+which is why the load test does a real restore after ``--test``.
+
 Replay a case with ``RULEGEN_SEED=<seed>``; ``python -m tests.oracle.rulegen SEED`` prints it.
 """
 
@@ -160,7 +167,9 @@ class Gen:
             elif k < 0.65:
                 parts.append(f"-m multiport {self.neg(0.1)}--dports {self.ports_list()}")
             elif k < 0.72:
-                parts.append(f"-m {proto} --sport {self.port()}")
+                # probes come from 40000 + i: some source-port rules catch them, most do not
+                sp = self.port() if self.p(0.6) else r.choice(["1024:65535", "40000:40100", "32768:60999", "40000"])
+                parts.append(f"-m {proto} {self.neg(0.15)}--sport {sp}")
         if allow_state and self.p(0.15):
             st = r.choice(["NEW", "ESTABLISHED", "RELATED,ESTABLISHED", "INVALID", "NEW,ESTABLISHED", "DNAT", "SNAT"])
             if st in ("DNAT", "SNAT") or self.p(0.7):

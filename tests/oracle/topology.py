@@ -19,9 +19,13 @@ unmasqueraded packet reaches outside but outside cannot answer.
 
 Listeners: one process per namespace (the host's python), TCP and UDP, recording for each
 connection or datagram the peer address, the local address and port it arrived on (after
-any DNAT/REDIRECT) and the probe's token. Containers and outside listen on 0.0.0.0 ports
-80, 8080, 5000, 9090; the host on 0.0.0.0 ports 8080 and 9090 and on 127.0.0.1 port 5000
-(a loopback-bound service) — nothing on the host's port 80, so "host:80" is a closed port.
+any DNAT/REDIRECT) and the probe's token. Containers and outside listen on 0.0.0.0 on every
+probed port (80, 8080, 5000, 9090, 8443, 2222: their listeners are not in the host's dump,
+so nothing there may depend on them); the host on 0.0.0.0 ports 8080 and 9090 and on
+127.0.0.1 port 5000 (a loopback-bound service) — nothing on the host's 80, 8443 or 2222.
+
+Probes bind a known source port (``sport`` in the probe, 40000 + its index) so a rule
+matching ``--sport`` can be asked about with the same port.
 
 Per case: ip_forward, route_localnet on each bridge/uplink and on ``all``, the host
 namespace's net.bridge.bridge-nf-call-iptables (when br_netfilter is available; otherwise
@@ -53,10 +57,12 @@ GW0, GW1 = "10.99.1.1", "10.99.2.1"
 SUB0, SUB1 = "10.99.1.0/24", "10.99.2.0/24"
 CONTAINER_IPS = {"c1": "10.99.1.2", "c2": "10.99.1.3", "c3": "10.99.2.2"}
 CONTAINER_BRIDGE = {"c1": 0, "c2": 0, "c3": 1}
-LISTEN_PORTS = (80, 8080, 5000, 9090)
+LISTEN_PORTS = (80, 8080, 5000, 9090)  # DNAT/REDIRECT targets
 HOST_LISTEN = (("0.0.0.0", 8080), ("0.0.0.0", 9090), ("127.0.0.1", 5000))
-EXTRA_PORTS = (8443, 2222)  # nobody listens: reached only through a DNAT/REDIRECT
+EXTRA_PORTS = (8443, 2222)  # the host does not listen: reached there only through a DNAT
 PROBE_PORTS = LISTEN_PORTS + EXTRA_PORTS
+PEER_LISTEN = PROBE_PORTS  # containers and outside listen on every probed port
+SPORT_BASE = 40000
 
 
 # --------------------------------------------------------------------------- the case
@@ -221,6 +227,9 @@ def one(p):
     try:
         if p["proto"] == "tcp":
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if p.get("sport"):
+                s.bind(("0.0.0.0", p["sport"]))
             s.settimeout(timeout)
             s.connect((p["dst"], p["port"]))
             r["connected"] = True
@@ -234,6 +243,8 @@ def one(p):
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             s.settimeout(timeout)
             try:
+                if p.get("sport"):
+                    s.bind(("0.0.0.0", p["sport"]))
                 s.connect((p["dst"], p["port"]))
                 r["local"] = s.getsockname()[0]
                 s.send((p["token"] + " probe\n").encode())
@@ -491,9 +502,9 @@ def build_host(lab: Lab, case: Case) -> Topology:
 
     # listeners: one process per namespace
     specs = {"host": [[p, a, port] for a, port in HOST_LISTEN for p in ("tcp", "udp")],
-             "outside": [[p, "0.0.0.0", port] for port in LISTEN_PORTS for p in ("tcp", "udp")]}
+             "outside": [[p, "0.0.0.0", port] for port in PEER_LISTEN for p in ("tcp", "udp")]}
     for c in containers:
-        specs[f"container:{c}"] = [[p, "0.0.0.0", port] for port in LISTEN_PORTS for p in ("tcp", "udp")]
+        specs[f"container:{c}"] = [[p, "0.0.0.0", port] for port in PEER_LISTEN for p in ("tcp", "udp")]
     script = topo._script("listener.py", LISTENER)
     pending = []
     for ns_name, spec in specs.items():
