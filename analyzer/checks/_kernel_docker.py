@@ -1,0 +1,145 @@
+"""Helpers shared by the kernel/NAT (DN2xx) and Docker (DN301-DN303) checks.
+
+Not a check module (the registry only loads ``dn*.py``): what a DNAT rule publishes, which
+address `outside` uses, and the one-line witness flow of an engine answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..engine.answer import Answer
+from ..ir import Rule, Sysctl
+from ..model.host import LOOPBACK_V4, HostModel
+from ..model.intervals import cidr_interval, ip_str
+from ..model.values import nat_spec, port_list, port_range
+from .base import CheckContext, RuleRef
+
+PORT_PROTOS = ("tcp", "udp", "sctp")
+
+
+@dataclass
+class DnatRule:
+    """A DNAT rule of the nat table, read: what it matches and where it sends."""
+
+    ref: RuleRef
+    proto: str | None  # tcp/udp/sctp, None: any protocol
+    ports: list[tuple[int, int]] | None  # destination ports it matches; None: any
+    to_addr: int | None  # first address of --to-destination
+    to_port: int | None  # first port of --to-destination; None: unchanged
+
+    @property
+    def rule(self) -> Rule:
+        return self.ref.rule
+
+    @property
+    def port(self) -> int | None:
+        return self.ports[0][0] if self.ports else None
+
+    def container_port(self, host_port: int | None) -> int | None:
+        return self.to_port if self.to_port is not None else host_port
+
+
+def rule_proto(rule: Rule) -> str | None:
+    p = rule.protocol
+    if p is None or p.negated:
+        return None
+    return p.name.lower()
+
+
+def rule_dports(rule: Rule) -> list[tuple[int, int]] | None:
+    """The destination ports a rule matches (tcp/udp/sctp ``--dport``, multiport); None: any or negated."""
+    for m in rule.matches:
+        if m.module in PORT_PROTOS:
+            opt = m.option("--dport") or m.option("--destination-port")
+            if opt and opt.args and not opt.negated:
+                r = port_range(opt.args[0])
+                return [r] if r else None
+        if m.module == "multiport":
+            opt = m.option("--dports") or m.option("--destination-ports") or m.option("--ports")
+            if opt and opt.args and not opt.negated:
+                return port_list(opt.args[0])
+    return None
+
+
+def dnat_rules(ctx: CheckContext, family: int = 4) -> list[DnatRule]:
+    out = []
+    for ref in ctx.rules(family):
+        t = ref.rule.target
+        if ref.table != "nat" or t is None or t.name != "DNAT":
+            continue
+        opt = t.option("--to-destination") or t.option("--to")
+        spec = nat_spec(opt.args[0], family) if opt and opt.args else None
+        proto = rule_proto(ref.rule)
+        out.append(DnatRule(ref, proto if proto in PORT_PROTOS else None, rule_dports(ref.rule),
+                            spec.addr[0] if spec and spec.addr else None,
+                            spec.port[0] if spec and spec.port else None))
+    return out
+
+
+def is_loopback(addr: int | None) -> bool:
+    return addr is not None and LOOPBACK_V4[0] <= addr <= LOOPBACK_V4[1]
+
+
+def rule_dst_point(rule: Rule, family: int = 4) -> int | None:
+    """The first address of a rule's non-negated ``-d``, if any."""
+    if rule.dst is None or rule.dst.negated:
+        return None
+    iv = cidr_interval(rule.dst.value, family)
+    return iv[0] if iv else None
+
+
+def outside_address(host: HostModel) -> str | None:
+    """The host address a client beyond the default route connects to."""
+    dev = host.default_route_dev()
+    if dev is None:
+        return None
+    a = host.primary_address(dev)
+    return ip_str(a, host.family) if a is not None else None
+
+
+def sysctl_fact(ctx: CheckContext, key: str) -> Sysctl | None:
+    return ctx.dump.facts.sysctl(key)
+
+
+def flag(s: Sysctl | None) -> bool | None:
+    if s is None:
+        return None
+    try:
+        return int(s.value.split()[0]) != 0
+    except (ValueError, IndexError):
+        return None
+
+
+def _where(d: dict | None) -> str:
+    if not d or not d.get("chain"):
+        return "the kernel"
+    idx = f" #{d['index']}" if d.get("index") else ""
+    line = f" (line {d['line']})" if d.get("line") else ""
+    return f"{d['table']} {d['chain']}{idx}{line}"
+
+
+def flow_text(a: Answer, label: str, outcome: str | None = None) -> str:
+    """One line: ``host 127.0.0.1:40000 -> 127.0.0.1:80/tcp: DNAT to 172.18.0.2:80, <outcome>``."""
+    w = a.witness or {}
+    proto = w.get("proto") or a.query.get("proto") or "tcp"
+    sp = f":{w['sport']}" if w.get("sport") is not None else ""
+    dp = f":{w['dport']}" if w.get("dport") is not None else ""
+    head = f"{label} {w.get('src', '?')}{sp} -> {w.get('dst', '?')}{dp}/{proto}"
+    if w.get("in_iface"):
+        head += f" (in {w['in_iface']})"
+    parts = [f"{t['kind']} to {t['to']}" for t in a.translations if t["kind"] in ("DNAT", "REDIRECT", "PROXY")]
+    if outcome is None:
+        if a.reachable is not False and a.delivered:
+            d = a.delivered
+            port = f":{d['port']}" if d.get("port") is not None else ""
+            who = f"container {d['container']}" if d.get("container") else d.get("by")
+            outcome = f"delivered to {who} at {d['ip']}{port} (seen source {d['seen_src']})"
+            if a.reachable is None:
+                outcome = "possibly " + outcome
+        else:
+            b = a.blocked_by or {}
+            outcome = f"{a.verdict} at {_where(b)}"
+    parts.append(outcome)
+    return f"{head}: " + ", ".join(parts)
+
