@@ -277,6 +277,7 @@ class Interface:
     kind: str | None = None  # bridge, veth, ... when the dump says
     mtu: int | None = None
     mac: str | None = None
+    hairpin: bool | None = None  # bridge port: `hairpin on|off` (ip -d link)
 
 
 @dataclass(frozen=True, slots=True)

@@ -233,18 +233,20 @@ def endpoint_family(*endpoints: str) -> int:
 
 
 def query_dump(dump: HostDump, src: str, dst: str, port: int | None = None, proto: str = "tcp",
-               *, family: int | None = None) -> Answer:
+               *, family: int | None = None, sport: int | None = None) -> Answer:
     fam = family or endpoint_family(src, dst)
-    return query(engine_for(dump, fam), src, dst, port, proto)
+    return query(engine_for(dump, fam), src, dst, port, proto, sport=sport)
 
 
-def query(eng: Engine, src: str, dst: str, port: int | None = None, proto: str = "tcp") -> Answer:
+def query(eng: Engine, src: str, dst: str, port: int | None = None, proto: str = "tcp",
+          *, sport: int | None = None) -> Answer:
+    """Can ``src`` reach ``dst`` on ``port``? ``sport`` fixes the source port (default: any)."""
     host = eng.host
     host.query_log = []
     dst_set = resolve_destination(host, dst)
     origin = resolve_origin(host, src, dst_set)
     if proto == "all":
-        answers = [query(eng, src, dst, port, p) for p in ("tcp", "udp", "icmp")]
+        answers = [query(eng, src, dst, port, p, sport=sport) for p in ("tcp", "udp", "icmp")]
         for a in answers:
             if a.reachable:
                 return a
@@ -253,7 +255,7 @@ def query(eng: Engine, src: str, dst: str, port: int | None = None, proto: str =
         proto = "icmpv6"
     if proto not in ("tcp", "udp", "icmp", "icmpv6", "sctp"):
         raise EndpointError(f"unknown protocol {proto!r} (tcp, udp, icmp or all)")
-    result = search(eng, origin, dst_set, port, proto)
+    result = search(eng, origin, dst_set, port, proto, sport)
     answer = _assemble(eng, origin, result, proto)
     answer.query = {"from": src, "to": dst, "port": port, "proto": proto}
     static = host.assumptions[:host.static_assumptions]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections import deque
+from functools import lru_cache
 
 from .intervals import IntervalSet
 from .path import Flow, Outcome, Path
@@ -33,6 +34,8 @@ TCP_LIKE = ("tcp", "udp", "sctp", "udplite", "dccp")
 ICMP_MODULES = ("icmp", "icmp6", "icmpv6", "ipv6-icmp")
 STATEFUL = {"limit", "hashlimit", "statistic", "recent", "connlimit", "quota", "time", "connbytes", "nfacct",
             "cpu", "cluster", "rateest"}
+MODELLED = set(TCP_LIKE) | set(ICMP_MODULES) | {"multiport", "conntrack", "state", "addrtype", "iprange", "mark",
+                                                "connmark", "physdev", "pkttype", "set"}
 CT_STATE_NAMES = {"NEW", "ESTABLISHED", "RELATED", "INVALID", "UNTRACKED", "SNAT", "DNAT"}
 CT_STATUS_BITS = {"EXPECTED", "SEEN_REPLY", "ASSURED", "CONFIRMED"}
 ADDRTYPES = {"UNSPEC", "UNICAST", "LOCAL", "BROADCAST", "ANYCAST", "MULTICAST", "BLACKHOLE", "UNREACHABLE",
@@ -64,8 +67,15 @@ class _Free:
 
 
 class ConcreteRun:
-    def __init__(self, host, packet: dict[str, int], *, nat_values=(), free_choices=(), ipsets=None):
+    def __init__(self, host, packet: dict[str, int], *, nat_values=(), free_choices=(), ipsets=None,
+                 quirks=frozenset(), nonpoint_vars=frozenset()):
         self.host = host
+        # quirks: engine behaviours that differ from the kernel's, to confirm a disagreement's cause
+        # ("addrtype-zeronet": 0.0.0.0 is UNSPEC and the rest of 0.0.0.0/8 an ordinary address);
+        # nonpoint_vars: variables whose symbolic domain was not one value, for which ``point``
+        # answers None as the symbolic explorer does (Path skips some checks then)
+        self.quirks = frozenset(quirks)
+        self.nonpoint_vars = frozenset(nonpoint_vars)
         self.family = host.family
         self.vals: dict[int, int] = {}
         self.cur: dict[str, int] = {}
@@ -89,6 +99,8 @@ class ConcreteRun:
         return self.vals[self.cur[fld]]
 
     def point(self, fld: str) -> int | None:
+        if self.cur[fld] in self.nonpoint_vars:
+            return None
         return self.value(fld)
 
     def values(self) -> dict[str, int]:
@@ -212,6 +224,9 @@ class ConcreteRun:
             return True
         if mod in STATEFUL:
             free.add(f"-m {mod}", stateful=True)
+            return True
+        if mod not in MODELLED:
+            free.add(f"-m {mod}")  # one undecided condition for the whole module
             return True
         if mod == "addrtype":
             return self._addrtype(m, free)
@@ -366,7 +381,9 @@ class ConcreteRun:
         if got is not None:
             return got
         if self.family == 4:
-            if a >> 24 == 0 or a == 0xFFFFFFFF:
+            if "addrtype-zeronet" in self.quirks and a >> 24 == 0:
+                t = "UNSPEC" if a == 0 else self._fib_type(a)
+            elif a >> 24 == 0 or a == 0xFFFFFFFF:
                 t = "BROADCAST"  # ipv4_is_zeronet / ipv4_is_lbcast
             elif a >> 28 == 0xE:
                 t = "MULTICAST"
@@ -488,6 +505,7 @@ def _iface(pattern: str, negated: bool, name: str | None) -> bool:
     return hit != negated
 
 
+@lru_cache(maxsize=65536)
 def _network(text: str, family: int) -> tuple[int, int] | None:
     try:
         net = ipaddress.ip_network(text.strip(), strict=False)
@@ -502,11 +520,13 @@ def _network(text: str, family: int) -> tuple[int, int] | None:
 
 
 def replay_run(engine, origin, witness_values: dict[str, int], proto: str, free_choices=(), nat_values=(),
-               flow: Flow | None = None) -> tuple[Outcome, ConcreteRun]:
+               flow: Flow | None = None, quirks=frozenset(), nonpoint_vars=frozenset()
+               ) -> tuple[Outcome, ConcreteRun]:
     """Run one concrete packet from ``origin`` (a :class:`dnlint.engine.query.Origin`)."""
     host = engine.host
     run = ConcreteRun(host, witness_values, nat_values=nat_values, free_choices=free_choices,
-                      ipsets=getattr(engine.compiler, "ipsets", None))
+                      ipsets=getattr(engine.compiler, "ipsets", None), quirks=quirks,
+                      nonpoint_vars=nonpoint_vars)
     flow = flow if flow is not None else Flow(proto=proto)
     path = Path(host, run, _NoCompiler())
     if origin.kind == "local":

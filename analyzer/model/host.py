@@ -80,6 +80,9 @@ class HostModel:
     networks: dict[str, tuple[str | None, list[tuple[int, int]], list[int], bool]]  # name -> (bridge, subnets, gateways, internal)
     assumptions: list[str] = field(default_factory=list)
     addresses_known: bool = True
+    addr_scopes: dict[str, list[tuple[int, int, int]]] = field(default_factory=dict)  # iface -> (addr, plen, scope rank)
+    interfaces: tuple = ()
+    iface_order: list[str] = field(default_factory=list)
     static_assumptions: int = 0  # the first ones come from building the model; later ones from lookups
     query_log: list[str] = field(default_factory=list)  # assumptions the current query relied on
 
@@ -140,6 +143,23 @@ class HostModel:
                      + (" (dockerd enables it)" if assumed else " (the kernel's default)"))
         return assumed
 
+    def hairpin(self, bridge: str) -> bool:
+        """Whether the bridge sends a frame back out the port it came in on (``hairpin on``)."""
+        ports = [i.hairpin for i in self.interfaces if i.master == bridge and i.hairpin is not None]
+        if ports and all(ports):
+            return True
+        if ports and not any(ports):
+            return False
+        assumed = self.dockerd_running and self.dockerd.get("--userland-proxy") is False
+        if ports:
+            self._assume(f"the ports of {bridge} differ in hairpin mode; the sender's port is assumed "
+                         f"{'on' if assumed else 'off'}")
+        else:
+            self._assume(f"hairpin mode of the ports of {bridge} assumed {'on' if assumed else 'off'} "
+                         "(no `ip -d link` section" + ("; dockerd with --userland-proxy=false turns it on)"
+                                                       if assumed else ")"))
+        return assumed
+
     def bridge_nf_call(self) -> bool:
         key = "net.bridge.bridge-nf-call-iptables" if self.family == 4 else "net.bridge.bridge-nf-call-ip6tables"
         v = self._flag(key)
@@ -165,6 +185,31 @@ class HostModel:
     def primary_address(self, iface: str) -> int | None:
         addrs = self.ifaces.get(iface) or []
         return addrs[0][0] if addrs else None
+
+    def select_address(self, dev: str | None, dst: int | None, scope: str = "global") -> int | None:
+        """inet_select_addr(): the address MASQUERADE and source selection take for ``dev``.
+
+        The first address of ``dev`` whose scope is at most ``scope`` (global < link < host),
+        preferring one whose subnet holds ``dst`` (the next hop); failing that, the first
+        such address of any other device, in interface order (so traffic the host sends to
+        itself over ``lo``, whose 127.0.0.1 has host scope, takes the first global address).
+        """
+        limit = _SCOPE_RANK.get(scope, 0)
+        first = None
+        for addr, plen, rank in self.addr_scopes.get(dev or "", []):
+            if rank > limit:
+                continue
+            if dst is not None and plen is not None and _same_subnet(addr, dst, plen, self.family):
+                return addr
+            if first is None:
+                first = addr
+        if first is not None:
+            return first
+        for name in self.iface_order:
+            for addr, plen, rank in self.addr_scopes.get(name, []):
+                if rank <= limit and rank != _SCOPE_RANK["link"]:
+                    return addr
+        return None
 
     def route(self, dst: int) -> RouteResult:
         """Longest-prefix match over the local, main and default tables (policy rules not modelled)."""
@@ -192,7 +237,8 @@ class HostModel:
         if r.src is not None:
             return r.src, r
         if r.dev:
-            return self.primary_address(r.dev), r
+            scope = "link" if r.via is None else "global"
+            return self.select_address(r.dev, r.via if r.via is not None else dst, scope), r
         return None, r
 
     def default_route_dev(self) -> str | None:
@@ -244,6 +290,22 @@ class HostModel:
         return None
 
 
+_SCOPE_RANK = {"global": 0, "universe": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
+
+
+def _same_subnet(a: int, b: int, plen: int, family: int) -> bool:
+    bits = 32 if family == 4 else 128
+    shift = bits - plen
+    return (a >> shift) == (b >> shift)
+
+
+def _iface_order(dump: HostDump, addr_scopes: dict) -> list[str]:
+    """Devices in kernel list order (ifindex where the dump shows it, else as they appear)."""
+    index = {i.name: i.index for i in dump.facts.interfaces if i.index is not None}
+    names = list(dict.fromkeys([*index, *addr_scopes]))
+    return sorted(names, key=lambda n: (index.get(n, 1 << 30), names.index(n)))
+
+
 def _ip_family(value: str) -> int | None:
     try:
         return ipaddress.ip_interface(value).version
@@ -256,6 +318,7 @@ def build_host(dump: HostDump, family: int = 4) -> HostModel:
     tables, spans, lossy = _select_tables(dump, family, assumptions)
 
     ifaces: dict[str, list[tuple[int, int]]] = {}
+    addr_scopes: dict[str, list[tuple[int, int, int]]] = {}
     for iface in dump.facts.interfaces:
         ifaces.setdefault(iface.name, [])
     bridges = {i.name for i in dump.facts.interfaces if i.kind == "bridge"}
@@ -267,6 +330,8 @@ def build_host(dump: HostDump, family: int = 4) -> HostModel:
         except ValueError:
             continue
         ifaces.setdefault(a.iface, []).append((int(itf.ip), itf.network.prefixlen))
+        scope = a.scope or ("host" if itf.ip.is_loopback else "global")
+        addr_scopes.setdefault(a.iface, []).append((int(itf.ip), itf.network.prefixlen, _SCOPE_RANK.get(scope, 0)))
 
     networks: dict[str, tuple[str | None, list[tuple[int, int]], list[int], bool]] = {}
     endpoints: list[Endpoint] = []
@@ -364,6 +429,7 @@ def build_host(dump: HostDump, family: int = 4) -> HostModel:
             s.kind.value == "listeners" for s in dump.sections),
         proxies=proxies, dockerd=dflags, dockerd_running=running, endpoints=endpoints, networks=networks,
         assumptions=assumptions, addresses_known=addresses_known, static_assumptions=len(assumptions),
+        addr_scopes=addr_scopes, iface_order=_iface_order(dump, addr_scopes), interfaces=dump.facts.interfaces,
     )
     return host
 

@@ -34,7 +34,7 @@ from .intervals import IntervalSet
 from .values import mark_value, nat_spec, port_range
 
 TERMINAL_VERDICTS = ("DROP", "REJECT", "MARTIAN", "NO_ROUTE", "FORWARDING_DISABLED", "NO_LISTENER",
-                     "BLACKHOLE", "UNKNOWN")
+                     "BLACKHOLE", "HAIRPIN", "UNKNOWN")
 NOOP_TARGETS = {
     "LOG", "NFLOG", "ULOG", "TRACE", "AUDIT", "TCPMSS", "TOS", "DSCP", "TTL", "HL", "CLASSIFY",
     "CHECKSUM", "SET", "SECMARK", "CONNSECMARK", "IDLETIMER", "LED", "RATEEST", "HMARK", "ECN", "TEE",
@@ -88,6 +88,7 @@ class Flow:
     choices: list[str] = field(default_factory=list)  # stateful matches taken or not
     notes: list[str] = field(default_factory=list)
     changed_route_by: Step | None = None
+    ingress: str | None = None  # the device the packet entered the host on (a bridge for a container)
     hop: int = 0  # guards against loops
 
 
@@ -291,7 +292,12 @@ class Path:
                 addr, port = spec.addr, spec.port
             else:
                 out = flow.out_iface
-                a = self.host.primary_address(out) if out else None
+                dst = ex.point("dst")
+                nexthop = dst
+                if dst is not None:
+                    r = self.host.route(dst)
+                    nexthop = r.via if r.via is not None else dst
+                a = self.host.select_address(out, nexthop) if out else None
                 if a is None:
                     flow.approximations.append(f"MASQUERADE on {out}, whose address is unknown")
                     ex.rewrite_free(flow, "src")
@@ -387,6 +393,7 @@ class Path:
                                                   "no route"), reason=_no_route_reason(r))
         flow.out_iface = "lo" if r.type == "local" else r.dev
         flow.in_iface = None
+        new_out = None
         for tables in (("raw", "mangle"), ("nat",), ("filter", "security")):
             dst_var, mark0 = self.ex.var("dst"), flow.mark
             verdict, step = self.hooks(flow, "OUTPUT", tables)
@@ -394,10 +401,16 @@ class Path:
                 return Outcome(verdict, flow, step)
             if tables[-1] in ("mangle", "nat") and (self.ex.var("dst") != dst_var or flow.mark != mark0):
                 # ip_route_me_harder, called by the mangle and nat OUTPUT hooks themselves when
-                # they changed the destination or the mark: filter OUTPUT sees the new route
+                # they changed the destination or the mark. The hook's own state keeps the
+                # device of the first route, so `-o` in the rest of OUTPUT still matches that
+                # one; POSTROUTING sees the new device.
+                hook_out = flow.out_iface
                 blocked = self.reroute_local(flow)
                 if blocked is not None:
                     return blocked
+                new_out, flow.out_iface = flow.out_iface, hook_out
+        if new_out is not None:
+            flow.out_iface = new_out
         verdict, step = self.hooks(flow, "POSTROUTING", ("mangle", "nat"))
         if verdict != "ACCEPT":
             return Outcome(verdict, flow, step)
@@ -434,6 +447,7 @@ class Path:
         """A packet arrives on ``iface``: PREROUTING, the input route decision, INPUT or FORWARD."""
         host = self.host
         flow.in_iface, flow.out_iface = iface, None
+        flow.ingress = iface
         if not skip_prerouting:
             verdict, step = self.hooks(flow, "PREROUTING", ("raw", "mangle", "nat"))
             if verdict != "ACCEPT":
@@ -481,6 +495,7 @@ class Path:
         """A frame between two ports of ``bridge`` (one container to another on the same network)."""
         host = self.host
         flow.bridged = True
+        flow.ingress = bridge
         if not host.bridge_nf_call():
             flow.notes.append(f"bridged on {bridge} without iptables (bridge-nf-call-iptables=0)")
             flow.out_iface = bridge
@@ -506,9 +521,30 @@ class Path:
     # ------------------------------------------------------------------ delivery
 
     def transmit(self, flow: Flow) -> Outcome:
+        """The packet leaves the host on ``out``. The receiver is another stack with its own
+        martian checks (default sysctls assumed): it drops a packet whose source is its own
+        address (a hairpin DNAT back to the sender without MASQUERADE) or a 127/8 source
+        (a loopback DNAT without MASQUERADE)."""
         host = self.host
         out = flow.out_iface
-        dst = self.ex.point("dst")
+        ex = self.ex
+        if flow.ctdir == "ORIGINAL" and host.family == 4 and self.is_loopback_addr("src", flow):
+            return Outcome("MARTIAN", flow, _kernel_step("receiver's martian check"),
+                           reason=f"the packet leaves {out} with a 127.0.0.0/8 source (no MASQUERADE after the "
+                                  "loopback DNAT); the receiving stack drops it as a martian source")
+        dst = ex.point("dst")
+        if (flow.ctdir == "ORIGINAL" and dst is not None and out == flow.ingress and out in host.bridges
+                and ex.holds("osrc", IntervalSet.point(dst), flow) and host.bridge_nf_call()
+                and not host.hairpin(out)):
+            # br_netfilter bridges a packet DNATed back onto its own bridge; a bridge port does
+            # not send a frame back out the port it came in on unless hairpin mode is on
+            return Outcome("HAIRPIN", flow, flow.changed_route_by or _kernel_step("bridge hairpin"),
+                           reason=f"the packet is DNATed back to its sender on {out}, and the bridge does not "
+                                  "send a frame back out the port it came in on (hairpin mode off)")
+        if flow.ctdir == "ORIGINAL" and dst is not None and ex.holds("src", IntervalSet.point(dst), flow):
+            return Outcome("MARTIAN", flow, _kernel_step("receiver's martian check"),
+                           reason="the packet comes back to its sender with the sender's own address as source "
+                                  "(a hairpin DNAT without MASQUERADE): the sender's stack drops it")
         if dst is not None:
             ep = host.endpoint_by_ip(dst)
             if ep is not None and (ep.bridge is None or ep.bridge == out):

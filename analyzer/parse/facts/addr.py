@@ -66,7 +66,7 @@ class _Iface:
     """A mutable interface record while reading; frozen into :class:`Interface` at the end."""
 
     __slots__ = ("name", "span", "index", "state", "flags", "master", "kind", "mtu", "mac",
-                 "saw_link", "details")
+                 "saw_link", "details", "hairpin")
 
     def __init__(self, name, span, index=None):
         self.name = name
@@ -80,11 +80,12 @@ class _Iface:
         self.mac = None
         self.saw_link = False
         self.details = 0
+        self.hairpin = None
 
     def freeze(self) -> Interface:
         return Interface(self.name, self.span, index=self.index, state=self.state,
                          flags=self.flags, master=self.master, kind=self.kind, mtu=self.mtu,
-                         mac=self.mac)
+                         mac=self.mac, hairpin=self.hairpin)
 
 
 def _words(children) -> list[str]:
@@ -266,6 +267,10 @@ class _Reader:
         assert rec is not None
         word = stripped.split(None, 1)[0]
         rec.details += 1
+        if word == "bridge_slave":
+            words = stripped.split()
+            if "hairpin" in words[:-1]:
+                rec.hairpin = words[words.index("hairpin") + 1] == "on"
         if (rec.kind is None and rec.saw_link and not word.endswith("_slave")
                 and word not in ("promiscuity", "addrgenmode", "vrf_slave")):
             rec.kind = word
