@@ -431,3 +431,15 @@ def test_fast_constructor_matches_init():
     assert fast == Rule(*vals)
     assert hash(fast) == hash(Rule(*vals))
     assert rulespec.make_option(("--a", ("b",), True)) == Option("--a", ("b",), True)
+
+
+def test_options_after_a_verdict_go_to_the_match_as_iptables_does():
+    from dnlint.parse.save import parse_save
+    from dnlint.source import Text
+
+    rs, diags = parse_save(Text.from_string(
+        "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp -m multiport -j ACCEPT --dports 22,80\n"
+        "-A INPUT -p tcp -j DROP --dport 23\nCOMMIT\n"))
+    r1, r2 = rs[0].tables[0].chains[0].rules
+    assert r1.target.options == () and r1.match("multiport").option("--dports").args == ("22,80",)
+    assert r2.target.options == () and r2.match("tcp").option("--dport").args == ("23",)

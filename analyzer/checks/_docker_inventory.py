@@ -18,7 +18,7 @@ from ..model.intervals import IntervalSet, addr_max, ip_str
 from .base import CheckContext
 
 __all__ = ["BridgeNet", "bridge_networks", "container_space", "sender_space", "ask", "ask_exists",
-           "outside_space", "accepting_step", "table_first_line", "EndpointError", "ip_str"]
+           "outside_space", "endpoint_space", "accepting_step", "table_first_line", "EndpointError", "ip_str"]
 
 
 @dataclass
@@ -123,6 +123,11 @@ def ask(eng: Engine, src: str, dst: str, port: int | None = None, proto: str = "
         src_set: IntervalSet | None = None, dst_set: IntervalSet | None = None) -> Answer:
     """:func:`dnlint.engine.query.query` with the sender's and the destination's address sets
     narrowed (``src``/``dst`` stay the endpoints' names: they pick the interface and the label)."""
+    memo = eng.__dict__.setdefault("_dn_ask_memo", {})
+    key = (src, dst, port, proto, tuple(src_set.ivs) if src_set is not None else None,
+           tuple(dst_set.ivs) if dst_set is not None else None)
+    if key in memo:  # DN304 and the docker ruleset's isolation invariant ask the same questions
+        return memo[key]
     host = eng.host
     host.query_log = []
     d = dst_set if dst_set is not None else resolve_destination(host, dst)
@@ -134,7 +139,14 @@ def ask(eng: Engine, src: str, dst: str, port: int | None = None, proto: str = "
     answer.query = {"from": src, "to": dst, "port": port, "proto": proto}
     static = host.assumptions[:host.static_assumptions]
     answer.assumptions = _dedupe(static + host.query_log + answer.assumptions)
+    memo[key] = answer
     return answer
+
+
+def endpoint_space(eng: Engine, net: BridgeNet, space: IntervalSet) -> IntervalSet:
+    """The addresses of ``space`` that containers of the inventory hold on ``net``."""
+    pts = IntervalSet((e.ip, e.ip) for e in eng.host.endpoints if e.network == net.name)
+    return pts.intersect(space)
 
 
 def ask_exists(eng: Engine, src: str, dst_set: IntervalSet, port: int | None, proto: str, want, *,

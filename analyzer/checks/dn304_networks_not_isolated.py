@@ -1,5 +1,6 @@
 from ..ir import Severity
-from ._docker_inventory import accepting_step, ask, bridge_networks, container_space, step_span, table_first_line, where
+from ._docker_inventory import (accepting_step, ask, bridge_networks, container_space, endpoint_space, step_span,
+                                table_first_line, where)
 from ._kernel_docker import flow_text
 from .base import Check
 
@@ -65,6 +66,12 @@ class NetworksNotIsolated(Check):
                           src_set=spaces[a.name], dst_set=spaces[b.name])
                 if ans.reachable is False:
                     continue
+                held = endpoint_space(eng, b, spaces[b.name])
+                if held:  # a witness at a container the inventory names, when one is reachable too
+                    better = ask(eng, f"network:{a.name}", f"network:{b.name}", None, "tcp",
+                                 src_set=spaces[a.name], dst_set=held)
+                    if better.reachable == ans.reachable:
+                        ans = better
                 step = accepting_step(ans, "filter")
                 span = step_span(ctx, step) or table_first_line(ctx, 4, "filter") or b.span or a.span
                 through = f"through {where(step)}" if step else "(no filter rule stops it)"

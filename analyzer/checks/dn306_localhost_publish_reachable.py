@@ -69,11 +69,11 @@ class LocalhostPublishReachable(Check):
     ```
 
     ## How to fix
-    Drop forwarded traffic to the container that does not come from the host, e.g.
-    `iptables -I DOCKER-USER -d 172.18.0.2 -p tcp --dport 80 ! -i br-ab2d5d7c4ba2 -m conntrack
-    --ctstate NEW -j DROP` (Docker 28+ does this for you: upgrade), or set the daemon's
-    `"ip"`/bridge `host_binding_ipv4` and firewall the uplink (`-i eth0 -d 172.16.0.0/12 -j DROP`
-    in DOCKER-USER), or publish nothing and reach the service through a socket.
+    Drop forwarded connections to the container's port that do not come from its own
+    network, e.g. `iptables -I DOCKER-USER -d 172.18.0.2 ! -i br-ab2d5d7c4ba2 -p tcp --dport 80
+    -m conntrack --ctstate NEW -j DROP` (the host's own connections, and docker-proxy's, do
+    not cross FORWARD), or drop the container subnets on the uplink (`-i eth0 -d 172.16.0.0/12
+    -j DROP` in DOCKER-USER). Docker 28 and later install such a drop themselves.
     """
 
     code = "DN306"
@@ -162,6 +162,6 @@ class LocalhostPublishReachable(Check):
                 span,
                 fix=(f"`iptables -I DOCKER-USER -d {ipt} -p {proto} --dport {port} -m conntrack --ctstate NEW "
                      f"! -i {owner.bridge if owner else '<bridge>'} -j DROP` (host-originated traffic does not pass "
-                     "FORWARD), or upgrade to a Docker that drops it."),
+                     "FORWARD), or drop the container subnets arriving on the uplink."),
                 flow=flow_text(first, first_src),
             )

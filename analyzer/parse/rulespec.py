@@ -433,13 +433,29 @@ def _plan_rule(t, words) -> Plan:
     return plan
 
 
+_VERDICTS = frozenset({"ACCEPT", "DROP", "RETURN"})
+
+
 def _route(name: str, current: Segment | None, matches: list[Segment], proto: str | None,
            words: list[str]) -> Segment | None:
     """Which match (or target) an option belongs to; None: the implicit protocol match,
     not made yet."""
     implicit = PROTOCOL_MATCH.get(proto) if proto is not None else None
     if current is not None and current.kind != "implicit":
-        if current.kind == "target" or implicit is None:
+        if current.kind == "target":
+            if words[current.module] in _VERDICTS:
+                # verdicts take no options: iptables gives `-j ACCEPT --dports 22` to a match
+                for seg in reversed(matches):
+                    mod = seg.module if seg.kind == "implicit" else words[seg.module]
+                    if name in MATCH_OPTIONS.get(mod, ()):
+                        return seg
+                if implicit is not None and name in MATCH_OPTIONS.get(implicit, ()):
+                    for seg in matches:
+                        if seg.kind == "implicit":
+                            return seg
+                    return None
+            return current
+        if implicit is None:
             return current
         table = MATCH_OPTIONS.get(words[current.module])
         if table is None or name in table or name not in MATCH_OPTIONS.get(implicit, ()):
