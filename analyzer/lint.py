@@ -9,6 +9,26 @@ file), then ``[tool.dnlint]`` in ``pyproject.toml`` or a ``dnlint.toml`` (the ne
 from the current directory up), then the command line (``--select``, ``--ignore``,
 ``--fail-on``), each overriding the one before.
 
+Finding the project configuration: starting in the current directory and going up to the
+root, the first directory holding a ``dnlint.toml`` or a ``pyproject.toml`` with a
+``[tool.dnlint]`` table gives the configuration, and the search stops there (files are
+never merged). When one directory has both, ``dnlint.toml`` wins and ``pyproject.toml``
+is not read. A ``pyproject.toml`` without ``[tool.dnlint]`` is passed over (the search goes
+on upwards), but one that is not valid TOML is an error. ``dnlint.toml`` holds the keys at
+its top level; ``pyproject.toml`` under ``[tool.dnlint]``.
+
+Keys (the same in a ruleset file's ``[ruleset]`` table and in the project configuration):
+``ruleset`` (project only: the ruleset to start from when ``--ruleset`` is not given),
+``extends`` (ruleset file only: a ruleset name or TOML path applied first), ``select``
+(codes or prefixes such as ``DN1``; replaces the earlier selection; ``ALL`` = every code),
+``extend-select`` (adds to it), ``ignore`` (adds to the ignored codes or prefixes),
+``fail-on`` (``error``, ``warning``, ``info`` or ``never``), ``[severity]`` (``DN101 =
+"warning"``: per-code severity of the findings, also used by ``fail-on``), ``[options.DNxxx]``
+(options of a check) and ``[[invariant]]`` (DN401). On the command line ``--select``
+replaces the selection and ``--ignore`` adds to the ignored codes. A code or prefix that
+names no check, bad TOML, an unknown ruleset name or a bad value is a :class:`ConfigError`
+(``dnlint check`` prints it and exits 2).
+
 Inline suppression: a rule's iptables comment holding ``dnlint: disable=DN201 reason``
 (several codes separated by commas) silences those codes for findings on that rule's
 line. A suppression must give a reason (DN014 otherwise) and must silence something
@@ -216,7 +236,10 @@ def lint_dump(dump: HostDump, config: LintConfig | None = None) -> LintResult:
             findings.extend(check.run(ctx))
         except Exception as e:  # a failing check must not hide the others
             errors.append(f"{code}: internal error {e!r}")
-    findings.extend(_invariants(ctx, config))
+    try:
+        findings.extend(_invariants(ctx, config))
+    except _CheckFailed as e:
+        errors.append(str(e))
     sups = _suppressions(ctx)
     kept, suppressed = [], []
     for f in findings:
@@ -255,7 +278,14 @@ def _invariants(ctx: CheckContext, config: LintConfig) -> list[Finding]:
     cls = check_class("DN401")
     if cls is None:
         return []
-    return list(cls().evaluate(ctx, config.invariants))
+    try:
+        return list(cls().evaluate(ctx, config.invariants))
+    except Exception as e:  # reported by lint_dump's caller as a failed check, like any other
+        raise _CheckFailed(f"DN401: internal error {e!r}") from e
+
+
+class _CheckFailed(Exception):
+    pass
 
 
 def fails(findings: list[Finding], fail_on: str) -> bool:

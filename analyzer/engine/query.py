@@ -56,6 +56,20 @@ def _net_range(text: str, family: int) -> IntervalSet | None:
     return IntervalSet.range(*iv) if iv else None
 
 
+def network_hosts(host: HostModel, net) -> IntervalSet:
+    """The addresses a container of a Docker network can hold: its subnets without the
+    gateways (host addresses), the network and the broadcast address."""
+    fam = host.family
+    full = IntervalSet.range(0, addr_max(fam))
+    out = IntervalSet()
+    for lo, hi in net[1]:
+        inner = IntervalSet.range(lo + 1, hi - 1) if hi - lo >= 2 and fam == 4 else IntervalSet.range(lo, hi)
+        out = out.union(inner)
+    for g in net[2]:
+        out = out.intersect(IntervalSet.point(g).complement(*full.ivs[0]))
+    return out.intersect(host.local_addrs.complement(*full.ivs[0]))
+
+
 def resolve_destination(host: HostModel, text: str) -> IntervalSet:
     fam = host.family
     if text.startswith("container:"):
@@ -69,7 +83,7 @@ def resolve_destination(host: HostModel, text: str) -> IntervalSet:
         net = host.networks.get(name)
         if net is None:
             raise EndpointError(f"no Docker network named {name!r} in the dump")
-        return IntervalSet(net[1])
+        return network_hosts(host, net)
     if text == "host":
         loc = host.local_addrs
         return loc.intersect(IntervalSet.range(*LOOPBACK_V4).complement(0, addr_max(fam))) if fam == 4 else loc
@@ -105,9 +119,7 @@ def resolve_origin(host: HostModel, text: str, dst: IntervalSet) -> Origin:
             net = host.networks.get(name)
             if net is None:
                 raise EndpointError(f"no Docker network named {name!r} in the dump")
-            src = IntervalSet(net[1])
-            for g in net[2]:
-                src = src.intersect(IntervalSet.point(g).complement(0, addr_max(fam)))
+            src = network_hosts(host, net)
             network = name
         bridge, subnets, gws, _internal = host.networks.get(network, (None, [], [], False))
         if bridge is None:
@@ -115,7 +127,11 @@ def resolve_origin(host: HostModel, text: str, dst: IntervalSet) -> Origin:
         return _bridge_origin(host, bridge, subnets, gws, src, dst, text)
     if text.startswith("iface:"):
         name = text.split(":", 1)[1]
-        return Origin("iface", name, full, text)
+        src = full
+        if fam == 4:  # sources the kernel drops on any interface (martians) are no witnesses
+            for lo, hi in ((0, 0x00FFFFFF), (0xE0000000, 0xFFFFFFFF)):
+                src = src.intersect(IntervalSet.range(lo, hi).complement(*full.ivs[0]))
+        return Origin("iface", name, src, text)
     if text == "outside":
         dev = host.default_route_dev()
         if dev is None:

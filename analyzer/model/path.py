@@ -40,6 +40,7 @@ NOOP_TARGETS = {
     "CHECKSUM", "SET", "SECMARK", "CONNSECMARK", "IDLETIMER", "LED", "RATEEST", "HMARK", "ECN", "TEE",
 }
 NAT_TARGETS = {"DNAT", "SNAT", "MASQUERADE", "REDIRECT", "NETMAP"}
+_BAD_SOURCES = IntervalSet(((0, 0x00FFFFFF), (0xE0000000, 0xEFFFFFFF), (0xFFFFFFFF, 0xFFFFFFFF)))
 
 
 @dataclass(slots=True)
@@ -454,6 +455,10 @@ class Path:
                 return Outcome(verdict, flow, step)
         if host.family == 4 and iface != "lo":
             rl = None
+            # ip_route_input_slow: multicast, limited broadcast and 0.0.0.0/8 sources are martians
+            if self.ex.holds("src", _BAD_SOURCES, flow):
+                return Outcome("MARTIAN", flow, _kernel_step("martian source"),
+                               reason=f"martian source: a multicast, broadcast or 0.0.0.0/8 source arrived on {iface}")
             if self.is_loopback_addr("src", flow):
                 rl = host.route_localnet(iface)
                 if not rl:
