@@ -13,8 +13,8 @@ class UnknownTarget(InputCheck):
 
     ## What it does
     Passes on the parser's note about a target (`-j NAME`) that is neither a target dnlint
-    models nor a chain of the rule's table, once per name and table, when no other check
-    reports it. A name that stands in a table dnlint models is already reported by DN101
+    models nor a chain of the rule's table (at its first rule in each save section), when
+    no other check reports it. A name that stands in a table dnlint models is already reported by DN101
     (jump to missing chain, an error), so DN003 stays silent for it; what remains are such
     targets in tables the model does not use, for instance the iptables-nft copy of a
     table that iptables-legacy also fills (see DN005).

@@ -257,6 +257,22 @@ class SymbolicRun:
         return self._decide((lambda: self._with_dom(v, d.intersect(s)),
                              lambda: self._with_neg({v: s})))
 
+    def equal(self, a: str, b: str, flow) -> bool:
+        """Do two fields hold the same value (e.g. the original source and the final destination)?
+
+        Decided by forking when one side is a single value; an equality between two ranges is
+        not a box, so then the path is marked approximated and taken as "not equal"."""
+        va, vb = self._resolve(a), self._resolve(b)
+        da, db = self.st.doms[va], self.st.doms[vb]
+        if not da.overlaps(db):
+            return False
+        if da.is_point():
+            return self.holds(b, da, flow)
+        if db.is_point():
+            return self.holds(a, db, flow)
+        flow.approximations.append(f"whether {a} equals {b} is not decided for address ranges")
+        return False
+
     def free_choice(self, what: str, flow, *, unknown: bool) -> bool:
         def same():
             return RunState(self.st.cur, self.st.initial, self.st.doms, self.st.negs, self.st.kinds)
@@ -346,7 +362,7 @@ def meta_holds(t: MetaTest, flow) -> bool | None:
     elif k in ("mark", "connmark"):
         value, mask = t.args
         cur = flow.mark if k == "mark" else flow.connmark
-        r = (cur & mask) == (value & mask)
+        r = (cur & mask) == value  # xt_mark: the value is not masked
     elif k == "bridged":
         r = flow.bridged
     elif k == "tcpflags":
@@ -359,7 +375,7 @@ def meta_holds(t: MetaTest, flow) -> bool | None:
     elif k == "pkttype":
         r = t.args[0] == "unicast"
     elif k == "ctstatus":
-        r = bool(t.args[0] & (flow.ctstatus | {"NONE"} if not flow.ctstatus else flow.ctstatus))
+        r = bool(t.args[0] & flow.ctstatus)  # NONE is no status bit: it never matches
     else:
         return None
     return r != t.negated

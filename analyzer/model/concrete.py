@@ -132,6 +132,26 @@ class ConcreteRun:
     def holds(self, fld: str, s: IntervalSet, flow=None) -> bool:
         return self._field(fld) in s
 
+    def equal(self, a: str, b: str, flow) -> bool:
+        if self._var_of(a) in self.nonpoint_vars and self._var_of(b) in self.nonpoint_vars \
+                and self.nonpoint_overlap(a, b):
+            # the symbolic run could not decide an equality between two ranges: follow it
+            flow.approximations.append(f"whether {a} equals {b} is not decided for address ranges")
+            return False
+        return self._field(a) == self._field(b)
+
+    def _var_of(self, fld: str) -> int:
+        if fld in ("osrc", "odst", "osport", "odport"):
+            return self.initial[fld[1:]]
+        return self.cur[fld]
+
+    def nonpoint_overlap(self, a: str, b: str) -> bool:
+        doms = getattr(self, "nonpoint_domains", None)
+        if not doms:
+            return True
+        da, db = doms.get(self._var_of(a)), doms.get(self._var_of(b))
+        return da is None or db is None or da.overlaps(db)
+
     def _field(self, fld: str) -> int:
         if fld in ("osrc", "odst", "osport", "odport"):
             return self.vals[self.initial[fld[1:]]]

@@ -318,7 +318,8 @@ def addrtype_classes(family: int, local: IntervalSet, routes) -> dict[str, Inter
     full = IntervalSet.range(0, addr_max(family))
     if family == 4:
         multicast = IntervalSet.range(0xE0000000, 0xEFFFFFFF)
-        bcast = IntervalSet.point(0xFFFFFFFF)
+        # inet_addr_type(): 0.0.0.0/8 and 255.255.255.255 are RTN_BROADCAST
+        bcast = IntervalSet(((0, 0x00FFFFFF), (0xFFFFFFFF, 0xFFFFFFFF)))
     else:
         multicast = IntervalSet.range(0xFF << 120, (1 << 128) - 1)
         bcast = IntervalSet()
@@ -329,7 +330,7 @@ def addrtype_classes(family: int, local: IntervalSet, routes) -> dict[str, Inter
     for r in routes:
         if r.type in ("blackhole", "unreachable", "prohibit", "throw"):
             by_type[r.type.upper()] = by_type.get(r.type.upper(), IntervalSet()).union(IntervalSet.range(r.lo, r.hi))
-    unspec = IntervalSet.point(0)
+    unspec = IntervalSet() if family == 4 else IntervalSet.point(0)
     special = local.union(multicast).union(bcast).union(unspec)
     for s in by_type.values():
         special = special.union(s)

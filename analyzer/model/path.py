@@ -537,25 +537,40 @@ class Path:
             return Outcome("MARTIAN", flow, _kernel_step("receiver's martian check"),
                            reason=f"the packet leaves {out} with a 127.0.0.0/8 source (no MASQUERADE after the "
                                   "loopback DNAT); the receiving stack drops it as a martian source")
-        dst = ex.point("dst")
-        if (flow.ctdir == "ORIGINAL" and dst is not None and out == flow.ingress and out in host.bridges
-                and ex.holds("osrc", IntervalSet.point(dst), flow) and host.bridge_nf_call()
-                and not host.hairpin(out)):
+        if (flow.ctdir == "ORIGINAL" and out == flow.ingress and out in host.bridges
+                and ex.equal("osrc", "dst", flow) and host.bridge_nf_call() and not host.hairpin(out)):
             # br_netfilter bridges a packet DNATed back onto its own bridge; a bridge port does
             # not send a frame back out the port it came in on unless hairpin mode is on
             return Outcome("HAIRPIN", flow, flow.changed_route_by or _kernel_step("bridge hairpin"),
                            reason=f"the packet is DNATed back to its sender on {out}, and the bridge does not "
                                   "send a frame back out the port it came in on (hairpin mode off)")
-        if flow.ctdir == "ORIGINAL" and dst is not None and ex.holds("src", IntervalSet.point(dst), flow):
+        if flow.ctdir == "ORIGINAL" and ex.equal("src", "dst", flow):
             return Outcome("MARTIAN", flow, _kernel_step("receiver's martian check"),
                            reason="the packet comes back to its sender with the sender's own address as source "
                                   "(a hairpin DNAT without MASQUERADE): the sender's stack drops it")
+        dst = ex.point("dst")
         if dst is not None:
             ep = host.endpoint_by_ip(dst)
             if ep is not None and (ep.bridge is None or ep.bridge == out):
                 return Outcome("ACCEPT", flow, delivery=Delivery("container", out, f"container {ep.container}",
                                                                  container=ep.container))
         return Outcome("ACCEPT", flow, delivery=Delivery("network", out, f"the network on {out}"))
+
+    def _sockets(self, proto: str) -> list[tuple[int, int | None]]:
+        """(port, address or None for a wildcard) of every socket that can take ``proto``."""
+        host = self.host
+        out: list[tuple[int, int | None]] = []
+        for ls in host.listeners:
+            if ls.proto != proto or not ls.port:
+                continue
+            if ls.family != host.family and not (host.family == 4 and ls.address in ("::", "*")
+                                                 and ls.v6only is not True):
+                continue
+            out.append((ls.port, _socket_addr(ls.address) if ls.family == host.family else None))
+        for p in host.proxies:
+            if p.proto == proto:
+                out.append((p.host_port, _socket_addr(p.host_ip)))
+        return list(dict.fromkeys(out))
 
     def deliver_local(self, flow: Flow) -> Outcome:
         host = self.host
@@ -564,7 +579,27 @@ class Path:
             return Outcome("ACCEPT", flow, delivery=Delivery("socket", flow.in_iface, "the sender"))
         dst, dport = ex.point("dst"), ex.point("dport")
         proto = flow.proto
-        if proto not in ("tcp", "udp", "sctp") or dst is None or dport is None:
+        if proto not in ("tcp", "udp", "sctp"):
+            return Outcome("ACCEPT", flow, delivery=Delivery("socket", flow.in_iface, "kernel"))
+        if (dst is None or dport is None) and (host.listeners_known or host.proxies):
+            # the query leaves the port (or address) open: fork over the sockets that exist
+            for port, addr in self._sockets(proto):
+                if not ex.holds("dport", IntervalSet.point(port), flow):
+                    continue
+                if addr is not None and not ex.holds("dst", IntervalSet.point(addr), flow):
+                    continue
+                break
+            dst, dport = ex.point("dst"), ex.point("dport")
+            if dport is None:
+                if host.listeners_known:
+                    return Outcome("NO_LISTENER", flow, _kernel_step("no listener"), reason=_no_listener(proto))
+                flow.notes.append(f"a {proto} socket is assumed to listen on the destination port "
+                                  "(no ss/netstat section)")
+                return Outcome("ACCEPT", flow, delivery=Delivery("socket", flow.in_iface, "kernel"))
+            if dst is None:
+                dst = ex.domain("dst").min()
+        if dst is None or dport is None:
+            flow.notes.append(f"a {proto} socket is assumed to listen on the destination port (no ss/netstat section)")
             return Outcome("ACCEPT", flow, delivery=Delivery("socket", flow.in_iface, "kernel"))
         proxy = host.proxy_for(proto, dst, dport)
         listener = host.listener_for(proto, dst, dport)
@@ -583,11 +618,23 @@ class Path:
             return Outcome("ACCEPT", flow, delivery=Delivery("socket", flow.in_iface, prog,
                                                              listener=_listener_text(listener)))
         if host.listeners_known:
-            return Outcome("NO_LISTENER", flow, _kernel_step("no listener"),
-                           reason=f"nothing listens on {proto} port {dport} (per the ss/netstat section): "
-                                  "the connection is refused")
+            return Outcome("NO_LISTENER", flow, _kernel_step("no listener"), reason=_no_listener(proto))
         flow.notes.append(f"a {proto} socket is assumed to listen on port {dport} (no ss/netstat section)")
         return Outcome("ACCEPT", flow, delivery=Delivery("socket", flow.in_iface, "kernel"))
+
+
+def _no_listener(proto: str) -> str:
+    return (f"nothing listens on the {proto} destination port (per the ss/netstat section): "
+            + ("the connection is refused" if proto == "tcp" else "the packet is answered with ICMP port unreachable"))
+
+
+def _socket_addr(address: str) -> int | None:
+    """A listener's address as an int, or None for a wildcard (0.0.0.0, ::, *)."""
+    from .intervals import ip_int
+
+    if address in ("*", "0.0.0.0", "::", ""):
+        return None
+    return ip_int(address)
 
 
 def _listener_text(ls) -> str | None:
