@@ -48,7 +48,7 @@ from .checks.registry import all_checks
 from .ir import HostDump, Severity, Span
 
 SEVERITY_ORDER = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
-_SUPPRESS = re.compile(r"dnlint:\s*disable=([A-Za-z0-9_,]+)\s*(.*)$")
+_SUPPRESS = re.compile(r"dnlint:\s*disable=([A-Za-z0-9_]+(?:\s*,\s*[A-Za-z0-9_]+)*)\s*(.*)$")
 
 
 class ConfigError(ValueError):
@@ -212,10 +212,13 @@ def _suppressions(ctx: CheckContext) -> dict[tuple[str, int], _Suppression]:
     out = {}
     for fam in ctx.families():
         for ref in ctx.rules(fam):
-            comment = ref.rule.comment
-            if not comment:
-                continue
-            m = _SUPPRESS.search(comment)
+            m = None
+            for mt in ref.rule.matches:  # any of the rule's comments may carry the directive
+                if mt.module == "comment":
+                    opt = mt.option("--comment")
+                    m = _SUPPRESS.search(opt.args[0]) if opt and opt.args else None
+                    if m:
+                        break
             if not m:
                 continue
             codes = tuple(c.strip().upper() for c in m.group(1).split(",") if c.strip())
@@ -253,7 +256,9 @@ def lint_dump(dump: HostDump, config: LintConfig | None = None) -> LintResult:
 
     for s in sups.values():
         for code in s.codes:
-            if code not in s.used and config.enabled("DN013") and check_class("DN013"):
+            ran = check_class(code) is None or (config.enabled(code) and not any(
+                e.startswith(f"{code}:") for e in errors))
+            if code not in s.used and ran and config.enabled("DN013") and check_class("DN013"):
                 known = check_class(code) is not None
                 msg = (f"suppression of {code} is unused: no {code} finding on this rule" if known
                        else f"suppression names {code}, which is not a dnlint code")

@@ -177,3 +177,12 @@ def test_seed_transcript_sections():
     assert listings == [(37, "filter"), (65, "nat"), (195, "filter"), (223, "nat"), (280, "nat")]
     kinds = {b.kind for b in blocks}
     assert {SectionKind.SYSCTL, SectionKind.LISTENERS, SectionKind.PS} <= kinds
+
+
+def test_failure_note_after_partial_output():
+    text = ("### ss -tulnp\nState Recv-Q Send-Q Local Address:Port Peer Address:Port Process\n"
+            'LISTEN 0 128 0.0.0.0:22 0.0.0.0:* users:(("sshd",pid=1,fd=3))\n##! exit status 1: oops\n')
+    blocks, sections, _ = split(text)
+    assert [b.kind for b in blocks] == [SectionKind.LISTENERS]
+    assert len(blocks[0].text.lines) == 2
+    assert any(s.note == "command failed: exit status 1: oops" for s in sections)

@@ -144,16 +144,12 @@ def test_cli_ignore_dn013(tmp_path, monkeypatch):
     assert result.exit_code == 0
 
 
-@pytest.mark.xfail(strict=True, reason="lint.py reports a suppression of a code that did not run (not selected "
-                                       "by the ruleset, or --ignore'd) as unused (DN013)")
 def test_suppression_of_a_code_that_did_not_run_is_not_unused(tmp_path):
     rules = f"-A INPUT -p tcp -m tcp --dport 80 {_comment('dnlint: disable=DN101 loaded by the deploy script')} -j WEB\n"
     result = _lint(rules, tmp_path, ignore=["DN101"])
     assert _codes(result.findings, "DN013") == []
 
 
-@pytest.mark.xfail(strict=True, reason="lint.py's pattern stops the code list at the first space: in "
-                                       "`disable=DN101, DN006 why` DN006 becomes part of the reason")
 def test_codes_separated_by_comma_and_space(tmp_path):
     rules = (f"-A INPUT -s backup.example.com -p tcp -m tcp --dport 22 "
              f"{_comment('dnlint: disable=DN101, DN006 chain and name come from the backup role')} -j SSH\n")

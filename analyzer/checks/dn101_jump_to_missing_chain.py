@@ -38,8 +38,8 @@ class JumpToMissingChain(Check):
             tables = ctx.tables(fam)
             for ref in ctx.rules(fam):
                 t = ref.rule.target
-                if t is None or t.name in KNOWN_TARGETS:
-                    continue
+                if t is None or t.name in KNOWN_TARGETS or t.options:
+                    continue  # `-j X --opt ...` is a target extension, not a jump (DN003 says if unknown)
                 chains = {c.name for c in tables[ref.table].chains}
                 if t.name not in chains:
                     verb = "goes to" if t.goto else "jumps to"

@@ -375,6 +375,13 @@ def _command_section(file: str, lines: list[str], h: _Header, blocks: list[Block
         note = lines[body_start].lstrip()[3:].strip()
         sections.append(Section(info.kind, header_span, body_end, h.command, f"command failed: {note}"))
         return
+    if h.indent < 0 and body_start < body_end and lines[body_end - 1].lstrip().startswith("##!"):
+        # `dnlint collect` writes `##! <reason>` after what a failing command printed
+        note = lines[body_end - 1].lstrip()[3:].strip()
+        sections.append(Section(info.kind, Span(file, body_end, 1), body_end, h.command, f"command failed: {note}"))
+        body_end -= 1
+        while body_end > body_start and not lines[body_end - 1].strip():
+            body_end -= 1
 
     if info.kind in FIREWALL_KINDS or info.kind is SectionKind.UNKNOWN:
         runs = scan_firewall(lines, body_start, body_end)
