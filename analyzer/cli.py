@@ -212,7 +212,7 @@ def rules(
         typer.echo(json.dumps(data, indent=2))
         return
     for code, k in checks.items():
-        typer.echo(f"{code}  {k.name:<42} {k.severity.value:<8} {k.summary}")
+        typer.echo(f"{code}  {k.name:<44} {k.severity.value:<8} {k.summary}")
 
 
 @app.command()
