@@ -345,7 +345,8 @@ def _reply(eng: Engine, leaf: Leaf, proto: str) -> tuple[str, Leaf | None]:
         return "ok", None
     if d.kind == "socket":
         start = ("local", None)
-    elif o.flow.bridged:
+    elif o.flow.bridged or (d.kind == "container" and _same_l2(eng.host, d.iface, f["dst"], f["src"])):
+        # the replier reaches the address it answers on its own link: a bridged frame
         start = ("bridged", d.iface)
     else:
         start = ("iface", d.iface)
@@ -370,6 +371,22 @@ def _reply(eng: Engine, leaf: Leaf, proto: str) -> tuple[str, Leaf | None]:
         return "possible", ok[0]
     blocked = result.leaves[0] if result.leaves else None
     return "blocked", blocked
+
+
+def _same_l2(host: HostModel, bridge: str | None, a: int, b: int) -> bool:
+    """Are ``a`` (a container) and ``b`` both container addresses in one subnet of ``bridge``?"""
+    for _name, (br, subnets, gws, _internal) in host.networks.items():
+        if br != bridge:
+            continue
+        for lo, hi in subnets:
+            if lo <= a <= hi and lo <= b <= hi and b not in gws and not host.is_local(b):
+                return True
+    if bridge in host.bridges and not host.is_local(b):
+        for addr, plen in host.ifaces.get(bridge, []):
+            shift = (32 if host.family == 4 else 128) - plen
+            if (a >> shift) == (addr >> shift) == (b >> shift):
+                return True
+    return False
 
 
 def _assemble(eng: Engine, origin: Origin, result: Exploration, proto: str) -> Answer:

@@ -34,7 +34,7 @@ from .intervals import IntervalSet
 from .values import mark_value, nat_spec, port_range
 
 TERMINAL_VERDICTS = ("DROP", "REJECT", "MARTIAN", "NO_ROUTE", "FORWARDING_DISABLED", "NO_LISTENER",
-                     "BLACKHOLE", "HAIRPIN", "UNKNOWN")
+                     "BLACKHOLE", "HAIRPIN", "NO_CONNTRACK", "UNKNOWN")
 NOOP_TARGETS = {
     "LOG", "NFLOG", "ULOG", "TRACE", "AUDIT", "TCPMSS", "TOS", "DSCP", "TTL", "HL", "CLASSIFY",
     "CHECKSUM", "SET", "SECMARK", "CONNSECMARK", "IDLETIMER", "LED", "RATEEST", "HMARK", "ECN", "TEE",
@@ -357,7 +357,8 @@ class Path:
     def hooks(self, flow: Flow, hook: str, tables: tuple[str, ...]) -> tuple[str, Step | None]:
         for table in tables:
             if table == "nat" and flow.ctdir == "REPLY":
-                self.undo_nat(flow, hook)
+                if not flow.untracked:  # an untracked reply (raw NOTRACK) is not un-NATed
+                    self.undo_nat(flow, hook)
                 continue
             if table == "nat" and (flow.untracked or flow.ctstate != "NEW"):
                 continue
@@ -533,6 +534,8 @@ class Path:
         host = self.host
         out = flow.out_iface
         ex = self.ex
+        if flow.ctdir == "REPLY" and (flow.undo_snat or flow.undo_dnat):
+            return self._not_unnatted(flow)
         if flow.ctdir == "ORIGINAL" and host.family == 4 and self.is_loopback_addr("src", flow):
             return Outcome("MARTIAN", flow, _kernel_step("receiver's martian check"),
                            reason=f"the packet leaves {out} with a 127.0.0.0/8 source (no MASQUERADE after the "
@@ -556,6 +559,14 @@ class Path:
                                                                  container=ep.container))
         return Outcome("ACCEPT", flow, delivery=Delivery("network", out, f"the network on {out}"))
 
+    def _not_unnatted(self, flow: Flow) -> Outcome:
+        why = ("it was not tracked (raw NOTRACK)" if flow.untracked else
+               "it went straight back over the bridge and never met the host's conntrack "
+               "(bridge-nf-call-iptables=0)" if flow.bridged else "it missed the host's conntrack")
+        return Outcome("NO_CONNTRACK", flow, _kernel_step("reply not un-NATed"),
+                       reason=f"the reply is not translated back because {why}: the sender sees an answer "
+                              "from an address it did not talk to and drops it")
+
     def _sockets(self, proto: str) -> list[tuple[int, int | None]]:
         """(port, address or None for a wildcard) of every socket that can take ``proto``."""
         host = self.host
@@ -576,6 +587,8 @@ class Path:
         host = self.host
         ex = self.ex
         if flow.ctdir == "REPLY":
+            if flow.undo_snat or flow.undo_dnat:
+                return self._not_unnatted(flow)
             return Outcome("ACCEPT", flow, delivery=Delivery("socket", flow.in_iface, "the sender"))
         dst, dport = ex.point("dst"), ex.point("dport")
         proto = flow.proto
