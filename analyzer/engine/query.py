@@ -345,7 +345,7 @@ def _reply(eng: Engine, leaf: Leaf, proto: str) -> tuple[str, Leaf | None]:
         return "ok", None
     if d.kind == "socket":
         start = ("local", None)
-    elif o.flow.bridged or (d.kind == "container" and _same_l2(eng.host, d.iface, f["dst"], f["src"])):
+    elif o.flow.bridged or (d.kind in ("container", "network") and _same_l2(eng.host, d.iface, f["dst"], f["src"])):
         # the replier reaches the address it answers on its own link: a bridged frame
         start = ("bridged", d.iface)
     else:

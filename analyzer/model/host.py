@@ -143,8 +143,9 @@ class HostModel:
                      + (" (dockerd enables it)" if assumed else " (the kernel's default)"))
         return assumed
 
-    def hairpin(self, bridge: str) -> bool:
-        """Whether the bridge sends a frame back out the port it came in on (``hairpin on``)."""
+    def hairpin(self, bridge: str) -> bool | None:
+        """Whether the bridge sends a frame back out the port it came in on (``hairpin on``);
+        None when its ports differ and the dump does not say which port is the sender's."""
         ports = [i.hairpin for i in self.interfaces if i.master == bridge and i.hairpin is not None]
         if ports and all(ports):
             return True
@@ -152,8 +153,7 @@ class HostModel:
             return False
         assumed = self.dockerd_running and self.dockerd.get("--userland-proxy") is False
         if ports:
-            self._assume(f"the ports of {bridge} differ in hairpin mode; the sender's port is assumed "
-                         f"{'on' if assumed else 'off'}")
+            return None
         else:
             self._assume(f"hairpin mode of the ports of {bridge} assumed {'on' if assumed else 'off'} "
                          "(no `ip -d link` section" + ("; dockerd with --userland-proxy=false turns it on)"

@@ -541,7 +541,7 @@ class Path:
                            reason=f"the packet leaves {out} with a 127.0.0.0/8 source (no MASQUERADE after the "
                                   "loopback DNAT); the receiving stack drops it as a martian source")
         if (flow.ctdir == "ORIGINAL" and out == flow.ingress and out in host.bridges
-                and ex.equal("osrc", "dst", flow) and host.bridge_nf_call() and not host.hairpin(out)):
+                and ex.equal("osrc", "dst", flow) and host.bridge_nf_call() and not self._hairpin(flow, out)):
             # br_netfilter bridges a packet DNATed back onto its own bridge; a bridge port does
             # not send a frame back out the port it came in on unless hairpin mode is on
             return Outcome("HAIRPIN", flow, flow.changed_route_by or _kernel_step("bridge hairpin"),
@@ -558,6 +558,14 @@ class Path:
                 return Outcome("ACCEPT", flow, delivery=Delivery("container", out, f"container {ep.container}",
                                                                  container=ep.container))
         return Outcome("ACCEPT", flow, delivery=Delivery("network", out, f"the network on {out}"))
+
+    def _hairpin(self, flow: Flow, bridge: str) -> bool:
+        mode = self.host.hairpin(bridge)
+        if mode is None:
+            flow.approximations.append(f"the ports of {bridge} differ in hairpin mode and the dump does not "
+                                       "say which one is the sender's")
+            return True
+        return mode
 
     def _not_unnatted(self, flow: Flow) -> Outcome:
         why = ("it was not tracked (raw NOTRACK)" if flow.untracked else
