@@ -474,20 +474,22 @@ def report(result: CaseResult, disagreements: list[Disagreement]) -> str:
 
 def save_regression(result: CaseResult, disagreements: list[Disagreement],
                     outdir: str | os.PathLike | None = None) -> list[Path]:
-    """Write each disagreement as ``<seed>-<n>.txt`` (the dump) and ``<seed>-<n>.probes.json``
-    (the kernel's answer to that probe) under ``fixtures/regressions``. Returns the paths."""
+    """Write a case's disagreements as ``<seed>.txt`` (the dump, once) and ``<seed>.probes.json``
+    (the kernel's answer to each disagreeing probe) under ``fixtures/regressions``."""
     out = Path(outdir) if outdir else REGRESSIONS
     out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for n, d in enumerate(disagreements, 1):
-        stem = out / f"{result.seed}-{n}"
-        stem.with_suffix(".txt").write_text(result.dump)
+    if not disagreements:
+        return []
+    dump, probes = out / f"{result.seed}.txt", out / f"{result.seed}.probes.json"
+    recs = json.loads(probes.read_text()) if probes.exists() else []
+    for d in disagreements:
         rec = dict(d.probe)
         rec["disagreement"] = {"kind": d.kind, "message": d.message, "hint": d.hint}
         rec["case"] = result.case.describe()
-        (out / f"{result.seed}-{n}.probes.json").write_text(json.dumps([rec], indent=1) + "\n")
-        written += [stem.with_suffix(".txt"), out / f"{result.seed}-{n}.probes.json"]
-    return written
+        recs.append(rec)
+    dump.write_text(result.dump)
+    probes.write_text(json.dumps(recs, indent=1) + "\n")
+    return [dump, probes]
 
 
 def load_regressions(directory: str | os.PathLike | None = None) -> list[tuple[Path, Path]]:
