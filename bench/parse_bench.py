@@ -38,9 +38,15 @@ t0 = time.perf_counter()
 rs, diags = parse_save(Text.from_string(data, sys.argv[1]))
 t1 = time.perf_counter()
 rules = sum(len(c.rules) for r in rs for t in r.tables for c in t.chains)
+def hwm_kb():
+    # VmHWM belongs to this process's address space (reset by exec), unlike ru_maxrss,
+    # which a child inherits from the parent that forked it
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"seconds": t1 - t0, "rules": rules, "diagnostics": len(diags),
-                  "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                  "base_kb": base}))
+                  "peak_kb": hwm_kb(), "base_kb": base}))
 """
 
 
