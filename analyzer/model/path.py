@@ -90,6 +90,7 @@ class Flow:
     notes: list[str] = field(default_factory=list)
     changed_route_by: Step | None = None
     ingress: str | None = None  # the device the packet entered the host on (a bridge for a container)
+    dst_changed: bool = False  # a DNAT/REDIRECT changed the destination
     hop: int = 0  # guards against loops
 
 
@@ -264,8 +265,8 @@ class Path:
             if spec is None:
                 flow.approximations.append(f"DNAT target not understood (line {rule.span.line})")
                 return
-            self._rewrite(flow, "DNAT", "dst", "dport", spec.addr, spec.port, step)
-            flow.ctstatus.add("DNAT")
+            if self._rewrite(flow, "DNAT", "dst", "dport", spec.addr, spec.port, step):
+                flow.ctstatus.add("DNAT")
             if hook == "OUTPUT":
                 flow.changed_route_by = step
         elif name == "REDIRECT":
@@ -279,8 +280,8 @@ class Path:
                     flow.approximations.append(f"REDIRECT on {flow.in_iface}, whose address is unknown")
                     return
                 addr = (a, a)
-            self._rewrite(flow, "REDIRECT", "dst", "dport", addr, port, step)
-            flow.ctstatus.add("DNAT")
+            if self._rewrite(flow, "REDIRECT", "dst", "dport", addr, port, step):
+                flow.ctstatus.add("DNAT")
             if hook == "OUTPUT":
                 flow.changed_route_by = step
         elif name in ("SNAT", "MASQUERADE"):
@@ -307,8 +308,8 @@ class Path:
                 addr = (a, a)
                 opt = t.option("--to-ports")
                 port = port_range(opt.args[0].replace("-", ":")) if opt and opt.args else None
-            self._rewrite(flow, name, "src", "sport", addr, port, step, keep_port=port is None)
-            flow.ctstatus.add("SNAT")
+            if self._rewrite(flow, name, "src", "sport", addr, port, step, keep_port=port is None):
+                flow.ctstatus.add("SNAT")
         elif name == "NETMAP":
             flow.approximations.append(f"NETMAP (line {rule.span.line}) is approximated: any address of its prefix")
             opt = t.option("--to")
@@ -318,8 +319,18 @@ class Path:
             fld = "dst" if hook in ("PREROUTING", "OUTPUT") else "src"
             self._rewrite(flow, "NETMAP", fld, "dport" if fld == "dst" else "sport", iv, None, step)
 
-    def _rewrite(self, flow, kind, afld, pfld, addr, port, step, keep_port=True) -> None:
+    def _rewrite(self, flow, kind, afld, pfld, addr, port, step, keep_port=True) -> bool:
+        """Apply a NAT mapping; returns whether it changed the tuple. nf_nat_setup_info sets
+        the connection's SNAT/DNAT status (what `--ctstate SNAT/DNAT` and br_netfilter's
+        re-route look at) only when the new tuple differs from the old one."""
         ex = self.ex
+        same = True
+        if addr is not None and addr[0] == addr[1]:
+            same = ex.holds(afld, IntervalSet.point(addr[0]), flow)
+        elif addr is not None:
+            same = False
+        if same and port is not None:
+            same = port[0] == port[1] and ex.holds(pfld, IntervalSet.point(port[0]), flow)
         before = (ex.var(afld), ex.var(pfld))
         if addr is not None:
             ex.rewrite(afld, IntervalSet.range(*addr))
@@ -328,6 +339,9 @@ class Path:
         after = (ex.var(afld), ex.var(pfld))
         flow.translations.append(Translation(kind, (afld, pfld), before, after, step))
         step.action = kind
+        if not same and afld == "dst":
+            flow.dst_changed = True
+        return not same
 
     # ------------------------------------------------------------------ routing
 
@@ -507,11 +521,10 @@ class Path:
             flow.out_iface = bridge
             return self.transmit(flow)
         flow.in_iface, flow.out_iface = bridge, None
-        dst_var = self.ex.var("dst")
         verdict, step = self.hooks(flow, "PREROUTING", ("raw", "mangle", "nat"))
         if verdict != "ACCEPT":
             return Outcome(verdict, flow, step)
-        if self.ex.var("dst") != dst_var:
+        if flow.dst_changed:
             # br_netfilter: a DNATed bridged packet is routed, not bridged
             flow.bridged = False
             return self.from_iface(flow, bridge, skip_prerouting=True)
