@@ -123,12 +123,14 @@ def check(
         typer.echo(f"dnlint: {e}", err=True)
         raise typer.Exit(2)
     findings = []
+    errors = []
     for path in dumps:
         result = lint_dump(_load(path), config)
         findings.extend(result.findings)
         for err in result.errors:
+            errors.append(f"{path}: {err}")
             typer.echo(f"dnlint: {path}: check {err} (a bug in dnlint; other checks ran)", err=True)
-    sys.stdout.write(render(format.value, findings, dumps, sys.stdout))
+    sys.stdout.write(render(format.value, findings, dumps, sys.stdout, errors=errors))
     raise typer.Exit(1 if fails(findings, config.fail_on) else 0)
 
 

@@ -84,25 +84,34 @@ class LintConfig:
              fail_on: str | None = None) -> "LintConfig":
         cfg = cls()
         project = _project_config(cwd or Path.cwd())
-        name = ruleset or (project or {}).get("ruleset") or "recommended"
-        cfg._apply_ruleset(name)
+        name = ruleset
+        base_dir = Path.cwd()
+        if name is None and project and project.get("ruleset"):
+            name = project["ruleset"]
+            base_dir = Path(project["__source__"]).parent  # a path in a config file is relative to it
+        cfg._apply_ruleset(name or "recommended", base_dir, ())
         if project:
             cfg._apply(project, project.get("__source__", "project config"))
+        known = set(all_checks())
         if select:
-            cfg.select = list(select)
+            cfg.select = _codes(list(select), known, "--select")
         if ignore:
-            cfg.ignore = cfg.ignore + list(ignore)
+            cfg.ignore = cfg.ignore + _codes(list(ignore), known, "--ignore")
         if fail_on:
             cfg.fail_on = fail_on
         return cfg
 
-    def _apply_ruleset(self, name: str) -> None:
+    def _apply_ruleset(self, name: str, base_dir: Path, seen: tuple[str, ...]) -> None:
         path = Path(name)
         if path.suffix == ".toml" or "/" in name:
+            if not path.is_absolute():
+                path = base_dir / path
             if not path.exists():
                 raise ConfigError(f"ruleset file {name!r} does not exist")
             text = path.read_text(encoding="utf-8")
             source = str(path)
+            key = str(path.resolve())
+            next_dir = path.parent
         else:
             res = files("dnlint.rulesets").joinpath(f"{name}.toml")
             if not res.is_file():
@@ -110,17 +119,25 @@ class LintConfig:
                 raise ConfigError(f"no ruleset named {name!r} (known: {known})")
             text = res.read_text(encoding="utf-8")
             source = f"ruleset {name}"
+            key = f"builtin:{name}"
+            next_dir = base_dir
+        if key in seen:
+            raise ConfigError(f"{source}: `extends` goes round in a cycle ({' -> '.join(seen + (key,))})")
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{source}: {e}") from e
         base = data.get("ruleset", {}).get("extends")
         if base:
-            self._apply_ruleset(base)
+            self._apply_ruleset(base, next_dir, seen + (key,))
         self.ruleset = data.get("ruleset", {}).get("name", name)
         self._apply(data.get("ruleset", {}) | {k: v for k, v in data.items() if k != "ruleset"}, source)
 
     def _apply(self, data: dict, source: str) -> None:
+        unknown = sorted(k for k in data if k not in _CONFIG_KEYS and not k.startswith("__"))
+        if unknown:
+            raise ConfigError(f"{source}: unknown key{'s' if len(unknown) > 1 else ''} "
+                              f"{', '.join(repr(k) for k in unknown)} (known: {', '.join(sorted(_CONFIG_KEYS))})")
         codes = set(all_checks())
         if "select" in data:
             self.select = _codes(data["select"], codes, source)
@@ -154,6 +171,10 @@ class LintConfig:
         if self.select and not any(code.startswith(s) for s in self.select):
             return False
         return not any(code.startswith(i) for i in self.ignore)
+
+
+_CONFIG_KEYS = {"name", "description", "extends", "ruleset", "select", "extend-select", "ignore", "fail-on",
+                "severity", "options", "invariant"}
 
 
 def _codes(values, known: set[str], source: str) -> list[str]:

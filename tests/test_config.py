@@ -198,8 +198,6 @@ def test_ruleset_extends_a_path(project):
     assert (code, codes) == (0, {"DN001", "DN101"})
 
 
-@pytest.mark.xfail(reason="lint.py resolves a relative `extends` against the cwd, not the extending file's "
-                          "directory", strict=True)
 def test_relative_extends_is_relative_to_the_extending_file(project, monkeypatch):
     write(project / "conf" / "base.toml", '[ruleset]\nignore = ["DN001"]\n')
     write(project / "conf" / "child.toml", '[ruleset]\nextends = "base.toml"\n')
@@ -270,18 +268,23 @@ def test_config_error_api():
         LintConfig.load(ruleset="no-such-ruleset")
 
 
-@pytest.mark.xfail(reason="--select/--ignore codes from the command line are not validated by "
-                          "LintConfig.load (a typo silently selects nothing and exits 0)", strict=True)
 @pytest.mark.parametrize("opt", ["--select", "--ignore"])
 def test_unknown_code_on_the_command_line(project, opt):
     _, _, _, result = run(opt, "DN999")
     assert_usage_error(result, "DN999")
 
 
-@pytest.mark.xfail(reason="an `extends` cycle recurses until RecursionError (an internal error, not a "
-                          "ConfigError)", strict=True)
 def test_extends_cycle_is_a_config_error(project):
     write(project / "a.toml", '[ruleset]\nextends = "b.toml"\n')
     write(project / "b.toml", '[ruleset]\nextends = "a.toml"\n')
     _, _, _, result = run("--ruleset", "a.toml")
     assert_usage_error(result, "a.toml")
+
+
+def test_unknown_key_in_project_config_is_an_error(tmp_path, monkeypatch):
+    from dnlint.lint import ConfigError, LintConfig
+
+    (tmp_path / "dnlint.toml").write_text('selcet = ["DN1"]\n')
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="selcet"):
+        LintConfig.load()

@@ -36,12 +36,12 @@ class JumpToMissingChain(Check):
     def run(self, ctx):
         for fam in ctx.families():
             tables = ctx.tables(fam)
+            chains_of = {name: {c.name for c in t.chains} for name, t in tables.items()}
             for ref in ctx.rules(fam):
                 t = ref.rule.target
                 if t is None or t.name in KNOWN_TARGETS or t.options:
                     continue  # `-j X --opt ...` is a target extension, not a jump (DN003 says if unknown)
-                chains = {c.name for c in tables[ref.table].chains}
-                if t.name not in chains:
+                if t.name not in chains_of[ref.table]:
                     verb = "goes to" if t.goto else "jumps to"
                     yield self.finding(f"{ref.where} {verb} chain {t.name}, which does not exist in table "
                                        f"{ref.table}", ref.rule.span)

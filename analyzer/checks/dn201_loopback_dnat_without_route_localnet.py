@@ -70,6 +70,11 @@ class LoopbackDnatWithoutRouteLocalnet(Check):
         asked: set[tuple] = set()
         for line, proto, port in _loopback_dnats(tables["nat"], set(by_line)):
             d = by_line[line]
+            out_dev = host.route(d.to_addr).dev
+            if out_dev is None or out_dev == "lo" or host.route_localnet(out_dev):
+                continue  # the DNATed packet may leave through that device: no martian
+            if len(asked) >= MAX_QUERIES:
+                break
             dst = rule_dst_point(d.rule)
             if dst is None or not is_loopback(dst):
                 dst = LOCALHOST
@@ -120,6 +125,9 @@ class LoopbackDnatWithoutRouteLocalnet(Check):
                 flow=flow_text(ans, "host", f"dropped as martian on {iface} ({key_dev}=0)"),
                 related=tuple(related),
             )
+
+
+MAX_QUERIES = 64  # distinct (protocol, port) pairs asked per dump; kube-proxy has one per NodePort
 
 
 def _admits_loopback(rule) -> bool:

@@ -24,8 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from tests.netns import Lab, netns_unavailable
-from tests.oracle.dockerhost import HOST_IP, OUTSIDE_IP, UPLINK, DockerHost, docker_unavailable
+try:
+    from tests.netns import Lab, netns_unavailable
+    from tests.oracle.dockerhost import HOST_IP, OUTSIDE_IP, UPLINK, DockerHost, docker_unavailable
+except ImportError:  # run from tests/ as rootdir (pytest's prepend import mode)
+    from netns import Lab, netns_unavailable  # type: ignore
+    from oracle.dockerhost import HOST_IP, OUTSIDE_IP, UPLINK, DockerHost, docker_unavailable  # type: ignore
 
 HOST_PORT = 9090  # a service of the host itself
 OUT_PORT = 9000  # a service beyond the uplink
@@ -271,7 +275,20 @@ SCENARIOS: list[Scenario] = [
 # --------------------------------------------------------------------------- running
 
 
-def run_scenario(sc: Scenario, outdir: Path, log=print) -> list[dict]:
+@dataclass
+class LiveRun:
+    """What one scenario did on a real daemon: the host dump and the probe records."""
+
+    scenario: Scenario
+    dump: str
+    probes: list[dict]  # the records of <scenario>.probes.json
+    containers: dict[str, dict]  # name -> {"ips": {network: ip}, "gateways": {...}}
+    addresses: dict  # what the scenario's setup returned
+    seconds: float
+
+
+def run_live(sc: Scenario, log=print) -> LiveRun:
+    """Run a scenario on a fresh dockerd in fresh namespaces (torn down before returning)."""
     t0 = time.monotonic()
     with Lab(tag=sc.name) as lab:
         dh = DockerHost(lab, flags=sc.flags).start()
@@ -314,11 +331,17 @@ def run_scenario(sc: Scenario, outdir: Path, log=print) -> list[dict]:
                   "captured by tests/oracle/capture_docker.py in network namespaces; "
                   "counters include the probes of <scenario>.probes.json"]
         text = dh.collect(extra_header=header)
+        containers = {n: {"ips": dict(c.ips), "gateways": dict(c.gateways)} for n, c in dh.containers.items()}
+    return LiveRun(sc, text, results, containers, addrs, time.monotonic() - t0)
+
+
+def run_scenario(sc: Scenario, outdir: Path, log=print) -> list[dict]:
+    live = run_live(sc, log=log)
     outdir.mkdir(parents=True, exist_ok=True)
-    (outdir / f"{sc.name}.txt").write_text(text)
-    (outdir / f"{sc.name}.probes.json").write_text(json.dumps(results, indent=1) + "\n")
-    log(f"{sc.name}: {len(results)} probes, {time.monotonic() - t0:.1f} s")
-    return results
+    (outdir / f"{sc.name}.txt").write_text(live.dump)
+    (outdir / f"{sc.name}.probes.json").write_text(json.dumps(live.probes, indent=1) + "\n")
+    log(f"{sc.name}: {len(live.probes)} probes, {live.seconds:.1f} s")
+    return live.probes
 
 
 README_HEAD = """# Real Docker captures
