@@ -345,6 +345,9 @@ def _reply(eng: Engine, leaf: Leaf, proto: str) -> tuple[str, Leaf | None]:
         return "ok", None
     if d.kind == "socket":
         start = ("local", None)
+    elif eng.host.is_local(f["src"]):
+        # the answer goes to one of the host's addresses (a MASQUERADE source): up to the host
+        start = ("iface", d.iface)
     elif o.flow.bridged or (d.kind in ("container", "network") and _same_l2(eng.host, d.iface, f["dst"], f["src"])):
         # the replier reaches the address it answers on its own link: a bridged frame
         start = ("bridged", d.iface)

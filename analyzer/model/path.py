@@ -324,11 +324,12 @@ class Path:
         the connection's SNAT/DNAT status (what `--ctstate SNAT/DNAT` and br_netfilter's
         re-route look at) only when the new tuple differs from the old one."""
         ex = self.ex
-        same = True
+        same_addr = True
         if addr is not None and addr[0] == addr[1]:
-            same = ex.holds(afld, IntervalSet.point(addr[0]), flow)
+            same_addr = ex.holds(afld, IntervalSet.point(addr[0]), flow)
         elif addr is not None:
-            same = False
+            same_addr = False
+        same = same_addr
         if same and port is not None:
             same = port[0] == port[1] and ex.holds(pfld, IntervalSet.point(port[0]), flow)
         before = (ex.var(afld), ex.var(pfld))
@@ -339,8 +340,8 @@ class Path:
         after = (ex.var(afld), ex.var(pfld))
         flow.translations.append(Translation(kind, (afld, pfld), before, after, step))
         step.action = kind
-        if not same and afld == "dst":
-            flow.dst_changed = True
+        if not same_addr and afld == "dst":
+            flow.dst_changed = True  # br_netfilter re-routes when the address changed (not the port)
         return not same
 
     # ------------------------------------------------------------------ routing
@@ -387,6 +388,8 @@ class Path:
         ex = self.ex
         if hook in ("PREROUTING", "OUTPUT") and flow.undo_snat is not None:
             addr, port = flow.undo_snat
+            if ex.point("dst") != addr:
+                flow.dst_changed = True
             ex.rewrite("dst", IntervalSet.point(addr))
             ex.rewrite("dport", IntervalSet.point(port))
             flow.trace.append(Step(None, None, None, None, f"conntrack restores the reply's destination ({hook})"))
