@@ -506,6 +506,10 @@ class Path:
                            reason=f"forwarding is disabled on {iface} (net.ipv4.ip_forward / "
                                   f"net.ipv4.conf.{iface}.forwarding = 0)")
         flow.out_iface = r.dev
+        return self.forward_out(flow)
+
+    def forward_out(self, flow: Flow) -> Outcome:
+        """FORWARD, POSTROUTING, then out of ``flow.out_iface``."""
         verdict, step = self.hooks(flow, "FORWARD", ("mangle", "filter", "security"))
         if verdict != "ACCEPT":
             return Outcome(verdict, flow, step)
@@ -532,13 +536,7 @@ class Path:
             flow.bridged = False
             return self.from_iface(flow, bridge, skip_prerouting=True)
         flow.out_iface = bridge
-        verdict, step = self.hooks(flow, "FORWARD", ("mangle", "filter", "security"))
-        if verdict != "ACCEPT":
-            return Outcome(verdict, flow, step)
-        verdict, step = self.hooks(flow, "POSTROUTING", ("mangle", "nat"))
-        if verdict != "ACCEPT":
-            return Outcome(verdict, flow, step)
-        return self.transmit(flow)
+        return self.forward_out(flow)
 
     # ------------------------------------------------------------------ delivery
 
