@@ -72,6 +72,22 @@ def _dedent(text: str) -> str:
     return lines[0].strip() + "\n" + textwrap.dedent("\n".join(lines[1:]))
 
 
+def chains_reachable_from(table: Table, start: str) -> set[str]:
+    """The user chains (and ``start``) a packet entering ``start`` can reach by jumps and gotos."""
+    chains = {c.name: c for c in table.chains}
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in chains:
+            continue
+        seen.add(name)
+        for r in chains[name].rules:
+            if r.target is not None and r.target.name in chains and chains[r.target.name].policy is None:
+                todo.append(r.target.name)
+    return seen
+
+
 @dataclass
 class RuleRef:
     """A rule with where it stands: table, chain, 1-based index."""

@@ -3,7 +3,7 @@ from ..ir import Rule, Severity
 from ..model.intervals import cidr_interval, ip_str
 from ..model.matches import iface_matches
 from ._kernel_docker import flow_text, rule_dports, rule_proto
-from .base import Check
+from .base import Check, chains_reachable_from
 
 BLOCKING = ("DROP", "REJECT")
 
@@ -110,18 +110,7 @@ def _connected(host, bridge: str) -> list[tuple[int, int]]:
 
 
 def _forward_chains(filt) -> set[str]:
-    """The filter chains reachable from FORWARD."""
-    chains = {c.name: c for c in filt.chains}
-    seen, todo = set(), ["FORWARD"]
-    while todo:
-        name = todo.pop()
-        if name in seen or name not in chains:
-            continue
-        seen.add(name)
-        for r in chains[name].rules:
-            if r.target is not None and r.target.name in chains:
-                todo.append(r.target.name)
-    return seen
+    return chains_reachable_from(filt, "FORWARD")
 
 
 def _same_bridge(rule: Rule, bridges: list[str], subnets: dict, fam: int) -> tuple[str | None, str]:

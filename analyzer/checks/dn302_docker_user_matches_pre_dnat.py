@@ -3,7 +3,7 @@ from ..model.matches import iface_matches
 from ..ir import Severity
 from ..model.intervals import IntervalSet, cidr_interval, ip_str
 from ._kernel_docker import dnat_rules, flow_text, is_loopback, outside_address, rule_dports, rule_proto
-from .base import Check
+from .base import Check, chains_reachable_from
 
 
 class DockerUserMatchesPreDnat(Check):
@@ -129,17 +129,7 @@ class DockerUserMatchesPreDnat(Check):
 
 
 def _user_chains(filt) -> set[str]:
-    chains = {c.name: c for c in filt.chains}
-    seen, todo = set(), ["DOCKER-USER"]
-    while todo:
-        name = todo.pop()
-        if name in seen or name not in chains:
-            continue
-        seen.add(name)
-        for r in chains[name].rules:
-            if r.target is not None and r.target.name in chains and chains[r.target.name].policy is None:
-                todo.append(r.target.name)
-    return seen
+    return chains_reachable_from(filt, "DOCKER-USER")
 
 
 
