@@ -262,12 +262,8 @@ def test_regression_records_replay(tmp_path):
     import oracle.differential as D
     from dnlint.load import load_dump
 
-    if D._delivered_ns({"ip": "172.18.0.2", "port": 80, "container": "web", "by": "container web"}) \
-            != "container:web":
-        pytest.xfail("tests/oracle/differential.py::_delivered_ns knows only the kernel oracle's "
-                     "containers (c1..c3 by IP); it must read answer.delivered['container'] (and "
-                     "treat a socket delivery on a Docker gateway address as the host) to replay "
-                     "fixtures/regressions/docker-*")
+    assert D._delivered_ns({"ip": "172.18.0.2", "port": 80, "container": "web", "by": "container web"}) \
+        == "container:web"
     for name in ("a_default", "e_internal", "g_two_networks", "k_no_iptables_no_proxy"):
         live = _recorded(name)
         recs = [_regression_record(live, p, "none", "") for p in live.probes]

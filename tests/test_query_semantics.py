@@ -250,3 +250,15 @@ def test_ipv6_with_the_same_code():
     assert query_dump(d, "2001:db8:2::5", "2001:db8:ffff::1", None, "icmp").reachable is True
     fwd = query_dump(d, "2001:db8:2::5", "2001:db8:aaaa::1", 80)
     assert fwd.verdict == "FORWARDING_DISABLED"
+
+
+def test_established_packets_dropped_break_tcp_after_the_handshake():
+    """The SYN passes and the SYN-ACK comes back, but the client's ACK (ESTABLISHED, original
+    direction) is dropped: the server never accepts (seen by the kernel oracle)."""
+    rules = FILTER.format(input="ACCEPT", fwd="ACCEPT",
+                          rules="-A INPUT -p tcp -m tcp --dport 22 -m conntrack --ctstate ESTABLISHED -j DROP")
+    a = ask(rules, "outside", "192.0.2.1", 22)
+    assert a.reachable is False and a.verdict == "DROP"
+    assert "next packets (ESTABLISHED)" in a.blocked_by["reason"]
+    assert a.blocked_by["chain"] == "INPUT" and a.blocked_by["index"] == 1
+    assert ask(rules, "outside", "192.0.2.1", 53, "udp").verdict != "DROP"

@@ -356,7 +356,7 @@ def _reply(eng: Engine, leaf: Leaf, proto: str) -> tuple[str, Leaf | None]:
     status = set(o.flow.ctstatus)
 
     def body(r):
-        flow = Flow(proto=proto, ctstate="ESTABLISHED", ctdir="REPLY", undo_snat=undo_snat, undo_dnat=undo_dnat,
+        flow = Flow(proto=proto, ctstate="ESTABLISHED", ctdir="REPLY", ct_dst=undo_snat, ct_src=undo_dnat,
                     ctstatus=set(status), tcpflags=0x12)
         path = Path(eng.host, r, eng.compiler)
         if start[0] == "local":
@@ -365,7 +365,37 @@ def _reply(eng: Engine, leaf: Leaf, proto: str) -> tuple[str, Leaf | None]:
             return path.bridged(flow, start[1])
         return path.from_iface(flow, start[1])
 
-    result = explore(eng.host.family, reply_init, body, stop_when=lambda lf: lf.outcome.verdict == "ACCEPT"
+    return _later_packet(eng, reply_init, body)
+
+
+def _established(eng: Engine, origin: Origin, leaf: Leaf, proto: str) -> tuple[str, Leaf | None]:
+    """Does the connection's next packet from the sender (the handshake's ACK, the data) get
+    through? It is ESTABLISHED, takes the same path, and conntrack repeats the NAT binding."""
+    o, vals, run = leaf.outcome, leaf.values, leaf.run
+    cur, init = run.st.cur, run.st.initial
+    f = {k: vals[cur[k]] for k in ("src", "dst", "sport", "dport")}
+    i = {k: vals[init[k]] for k in ("src", "dst", "sport", "dport")}
+    redo_dnat = (f["dst"], f["dport"]) if (f["dst"], f["dport"]) != (i["dst"], i["dport"]) else None
+    redo_snat = (f["src"], f["sport"]) if (f["src"], f["sport"]) != (i["src"], i["sport"]) else None
+    start = {k: IntervalSet.point(v) for k, v in i.items()}
+    start["proto"] = IntervalSet.point(PROTOCOLS[proto])
+    status = set(o.flow.ctstatus)
+
+    def body(r):
+        flow = Flow(proto=proto, ctstate="ESTABLISHED", ct_dst=redo_dnat, ct_src=redo_snat, ctstatus=set(status),
+                    tcpflags=0x10)
+        path = Path(eng.host, r, eng.compiler)
+        if origin.kind == "local":
+            return path.from_local(flow)
+        if origin.kind == "bridged":
+            return path.bridged(flow, origin.iface)
+        return path.from_iface(flow, origin.iface)
+
+    return _later_packet(eng, start, body)
+
+
+def _later_packet(eng: Engine, init: dict[str, IntervalSet], body) -> tuple[str, Leaf | None]:
+    result = explore(eng.host.family, init, body, stop_when=lambda lf: lf.outcome.verdict == "ACCEPT"
                      and not lf.outcome.flow.approximations)
     ok = [lf for lf in result.leaves if lf.outcome.verdict == "ACCEPT"]
     if any(not lf.outcome.flow.approximations for lf in ok):
@@ -404,6 +434,11 @@ def _assemble(eng: Engine, origin: Origin, result: Exploration, proto: str) -> A
         if o.verdict == "ACCEPT":
             ans = _accepted_answer(eng, origin, leaf, proto)
             status, rleaf = _reply(eng, leaf, proto)
+            if status == "ok" and proto in ("tcp", "sctp"):
+                status, rleaf = _established(eng, origin, leaf, proto)
+                if status == "blocked" and rleaf is not None:
+                    reply_blocked.append((rleaf, _reply_blocked_answer(ans, rleaf, later=True)))
+                    continue
             if status == "blocked" and rleaf is not None:
                 if proto in ("tcp", "sctp"):
                     reply_blocked.append((rleaf, _reply_blocked_answer(ans, rleaf)))
@@ -455,15 +490,20 @@ def _assemble(eng: Engine, origin: Origin, result: Exploration, proto: str) -> A
     return ans
 
 
-def _reply_blocked_answer(first: Answer, rleaf: Leaf) -> Answer:
+def _reply_blocked_answer(first: Answer, rleaf: Leaf, later: bool = False) -> Answer:
     o = rleaf.outcome
     b = _blocker(o)
-    b["reason"] = f"the reply is stopped: {b['reason']}"
+    if later:
+        b["reason"] = (f"the first packet gets through, but the connection's next packets (ESTABLISHED) are "
+                       f"stopped: {b['reason']}")
+    else:
+        b["reason"] = f"the reply is stopped: {b['reason']}"
     return Answer(
         reachable=False, verdict=o.verdict, witness=first.witness, translations=first.translations,
         delivered=None,
         path=first.path + [{"table": None, "chain": None, "index": None, "line": None,
-                            "action": "the server answers (conntrack: ESTABLISHED)"}]
+                            "action": ("the sender's next packet (conntrack: ESTABLISHED)" if later
+                                       else "the server answers (conntrack: ESTABLISHED)")}]
         + [s.as_dict() for s in o.flow.trace],
         blocked_by=b, assumptions=first.assumptions, approximated=first.approximated)
 

@@ -74,9 +74,10 @@ class Flow:
     out_iface: str | None = None
     ctstate: str = "NEW"
     ctdir: str = "ORIGINAL"
-    # for a reply: the original tuple's (addr, port) values that conntrack restores
-    undo_snat: tuple[int, int] | None = None  # the reply's destination goes back to this
-    undo_dnat: tuple[int, int] | None = None  # the reply's source goes back to this
+    # for a later packet of a connection (a reply, or the next packet of the original
+    # direction): the (addr, port) conntrack's NAT binding writes where the nat table would run
+    ct_dst: tuple[int, int] | None = None  # the destination becomes this at PREROUTING/OUTPUT
+    ct_src: tuple[int, int] | None = None  # the source becomes this at POSTROUTING/INPUT
     ctstatus: set[str] = field(default_factory=set)
     mark: int = 0
     connmark: int = 0
@@ -371,37 +372,38 @@ class Path:
 
     def hooks(self, flow: Flow, hook: str, tables: tuple[str, ...]) -> tuple[str, Step | None]:
         for table in tables:
-            if table == "nat" and flow.ctdir == "REPLY":
-                if not flow.untracked:  # an untracked reply (raw NOTRACK) is not un-NATed
-                    self.undo_nat(flow, hook)
-                continue
             if table == "nat" and (flow.untracked or flow.ctstate != "NEW"):
+                if not flow.untracked:  # an untracked packet (raw NOTRACK) gets no NAT at all
+                    self.conntrack_nat(flow, hook)
                 continue
             verdict, step = self.traverse(flow, table, hook)
             if verdict != "ACCEPT":
                 return verdict, step
         return "ACCEPT", None
 
-    def undo_nat(self, flow: Flow, hook: str) -> None:
-        """conntrack rewrites a reply where the nat table would run: the destination (undoing SNAT)
-        at PREROUTING/OUTPUT, the source (undoing DNAT) at POSTROUTING/INPUT."""
+    def conntrack_nat(self, flow: Flow, hook: str) -> None:
+        """conntrack applies a connection's NAT binding to its later packets where the nat table
+        would run (the nat table itself sees only the first packet): the destination at
+        PREROUTING/OUTPUT, the source at POSTROUTING/INPUT. For a reply that undoes the SNAT
+        and the DNAT; for the next packets of the original direction it repeats them."""
         ex = self.ex
-        if hook in ("PREROUTING", "OUTPUT") and flow.undo_snat is not None:
-            addr, port = flow.undo_snat
+        which = "reply's" if flow.ctdir == "REPLY" else "packet's"
+        if hook in ("PREROUTING", "OUTPUT") and flow.ct_dst is not None:
+            addr, port = flow.ct_dst
             if ex.point("dst") != addr:
                 flow.dst_changed = True
             ex.rewrite("dst", IntervalSet.point(addr))
             ex.rewrite("dport", IntervalSet.point(port))
-            flow.trace.append(Step(None, None, None, None, f"conntrack restores the reply's destination ({hook})"))
-            flow.undo_snat = None
+            flow.trace.append(Step(None, None, None, None, f"conntrack rewrites the {which} destination ({hook})"))
+            flow.ct_dst = None
             if hook == "OUTPUT":
                 flow.changed_route_by = flow.trace[-1]
-        elif hook in ("POSTROUTING", "INPUT") and flow.undo_dnat is not None:
-            addr, port = flow.undo_dnat
+        elif hook in ("POSTROUTING", "INPUT") and flow.ct_src is not None:
+            addr, port = flow.ct_src
             ex.rewrite("src", IntervalSet.point(addr))
             ex.rewrite("sport", IntervalSet.point(port))
-            flow.trace.append(Step(None, None, None, None, f"conntrack restores the reply's source ({hook})"))
-            flow.undo_dnat = None
+            flow.trace.append(Step(None, None, None, None, f"conntrack rewrites the {which} source ({hook})"))
+            flow.ct_src = None
 
     def from_local(self, flow: Flow) -> Outcome:
         """A socket on the host connects: OUTPUT, (re-route), POSTROUTING, then out or back in on lo."""
@@ -548,7 +550,7 @@ class Path:
         host = self.host
         out = flow.out_iface
         ex = self.ex
-        if flow.ctdir == "REPLY" and (flow.undo_snat or flow.undo_dnat):
+        if flow.ctstate != "NEW" and (flow.ct_dst or flow.ct_src):
             return self._not_unnatted(flow)
         if flow.ctdir == "ORIGINAL" and host.family == 4 and self.is_loopback_addr("src", flow):
             return Outcome("MARTIAN", flow, _kernel_step("receiver's martian check"),
@@ -585,9 +587,12 @@ class Path:
         why = ("it was not tracked (raw NOTRACK)" if flow.untracked else
                "it went straight back over the bridge and never met the host's conntrack "
                "(bridge-nf-call-iptables=0)" if flow.bridged else "it missed the host's conntrack")
-        return Outcome("NO_CONNTRACK", flow, _kernel_step("reply not un-NATed"),
-                       reason=f"the reply is not translated back because {why}: the sender sees an answer "
-                              "from an address it did not talk to and drops it")
+        if flow.ctdir == "REPLY":
+            return Outcome("NO_CONNTRACK", flow, _kernel_step("reply not un-NATed"),
+                           reason=f"the reply is not translated back because {why}: the sender sees an answer "
+                                  "from an address it did not talk to and drops it")
+        return Outcome("NO_CONNTRACK", flow, _kernel_step("packet not NATed"),
+                       reason=f"the connection's next packets are not translated because {why}")
 
     def _sockets(self, proto: str) -> list[tuple[int, int | None]]:
         """(port, address or None for a wildcard) of every socket that can take ``proto``."""
@@ -608,9 +613,9 @@ class Path:
     def deliver_local(self, flow: Flow) -> Outcome:
         host = self.host
         ex = self.ex
+        if flow.ctstate != "NEW" and (flow.ct_dst or flow.ct_src):
+            return self._not_unnatted(flow)
         if flow.ctdir == "REPLY":
-            if flow.undo_snat or flow.undo_dnat:
-                return self._not_unnatted(flow)
             return Outcome("ACCEPT", flow, delivery=Delivery("socket", flow.in_iface, "the sender"))
         dst, dport = ex.point("dst"), ex.point("dport")
         proto = flow.proto

@@ -287,11 +287,16 @@ def _answer_dict(ans) -> dict:
 def _delivered_ns(delivered: dict | None) -> str | None:
     if not delivered:
         return None
+    if delivered.get("container"):  # Docker inventory: the engine names the container
+        return f"container:{delivered['container']}"
     by = str(delivered.get("by") or "")
     for c in CONTAINER_IPS:
         if f"container {c}" in by or f"container:{c}" in by:
             return f"container:{c}"
-    return owner_of(delivered.get("ip"))
+    owner = owner_of(delivered.get("ip"))
+    if owner is None and not by.startswith("the network on"):
+        return "host"  # a host socket on an address outside the oracle topology (a Docker gateway)
+    return owner
 
 
 def _in_containers(ip: str | None) -> bool:
