@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test install bench clean
+.PHONY: demo test install bench bench-parse bench-query bench-check oracle-long clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,22 @@ demo: install
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: install
+# Benchmarks print numbers (ratios against references measured in the same run); see bench/README.md.
+bench: bench-parse bench-query bench-check
+
+bench-parse: install
 	$(BIN)/python bench/parse_bench.py
+
+bench-query: install
+	$(BIN)/python bench/query_bench.py
+
+bench-check: install
+	$(BIN)/python bench/check_bench.py
+
+# A long kernel-oracle run (root, network namespaces): PROBES random probes against the real kernel.
+PROBES ?= 10000
+oracle-long: install
+	$(BIN)/python bench/oracle_long.py --probes $(PROBES)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

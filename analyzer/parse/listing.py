@@ -71,7 +71,7 @@ _PARSER = None
 def _parser():
     global _PARSER
     if _PARSER is None:
-        from lark import Lark
+
 
         try:
             grammar = resources.files("dnlint.grammars").joinpath("iptables_list.lark").read_text()
@@ -79,8 +79,10 @@ def _parser():
             from pathlib import Path
 
             grammar = (Path(__file__).resolve().parents[2] / "grammars" / "iptables_list.lark").read_text()
-        _PARSER = Lark(grammar, parser="lalr", lexer="contextual",
-                       start=["chain_header", "column_header", "options"])
+        from ..grammar import lark_parser
+
+        _PARSER = lark_parser(grammar, "iptables_list.lark", parser="lalr", lexer="contextual",
+                              start=["chain_header", "column_header", "options"])
     return _PARSER
 
 

@@ -169,7 +169,9 @@ def parser():
             for i, k in enumerate(data):
                 yield Token(k, i)
 
-    return lark.Lark(_grammar_text(), parser="lalr", lexer=KindLexer)
+    from ..grammar import lark_parser
+
+    return lark_parser(_grammar_text(), "iptables_save.lark", parser="lalr", lexer=KindLexer)
 
 
 # --------------------------------------------------------------------------- plans
@@ -517,13 +519,12 @@ class PlanCache:
             parts = line.split('"')
             if len(parts) == 3 and "\\" not in line and parts[0][-1:].isspace() \
                     and (not parts[2] or parts[2][0].isspace()):
-                wa = parts[0].split()
-                wb = parts[2].split()
-                key = (*[w if w[0] in "-!" else "" for w in wa], "",
-                       *[w if w[0] in "-!" else "" for w in wb])
-                wa.append(parts[1])
-                wa += wb
-                words = wa
+                p0, p2 = parts[0], parts[2]
+                # the quoted word is one value: mark it with the quote itself
+                key = f'{_BLANK_VALUES(_MARK, p0)}"{_BLANK_VALUES(_MARK, p2)}'
+                words = p0.split()
+                words.append(parts[1])
+                words += p2.split()
             else:
                 raw = _find_words(line)
                 words = [_unquote(w) if '"' in w else w for w in raw]

@@ -25,7 +25,7 @@ import re
 from functools import lru_cache
 from importlib.resources import files
 
-from lark import Lark, Token, Tree
+from lark import Token, Tree
 from lark.exceptions import LarkError, UnexpectedInput
 
 from ...diagnostics import diag
@@ -47,7 +47,9 @@ _NUM_RE = re.compile(r"^\d+$")
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
     grammar = files("dnlint.grammars").joinpath("ip_addr.lark").read_text()
-    return Lark(grammar, parser="lalr", maybe_placeholders=False)
+    from ...grammar import lark_parser
+
+    return lark_parser(grammar, "ip_addr.lark", parser="lalr", maybe_placeholders=False)
 
 
 def _family_of(word: str) -> int | None:

@@ -18,9 +18,11 @@ from ...source import Text
 def _parser():
     from importlib.resources import files
 
-    from lark import Lark
 
-    return Lark(files("dnlint.grammars").joinpath("ipset.lark").read_text(), parser="lalr")
+
+    from ...grammar import lark_parser
+
+    return lark_parser(files("dnlint.grammars").joinpath("ipset.lark").read_text(), "ipset.lark", parser="lalr")
 
 
 class _SetBuilder:

@@ -30,7 +30,7 @@ import ipaddress
 from functools import lru_cache
 from importlib.resources import files
 
-from lark import Lark, Tree
+from lark import Tree
 from lark.exceptions import LarkError, UnexpectedInput
 
 from ...diagnostics import diag
@@ -55,7 +55,9 @@ _VALUED = frozenset({
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
     grammar = files("dnlint.grammars").joinpath("ip_route.lark").read_text()
-    return Lark(grammar, parser="lalr", maybe_placeholders=False)
+    from ...grammar import lark_parser
+
+    return lark_parser(grammar, "ip_route.lark", parser="lalr", maybe_placeholders=False)
 
 
 def _valid_dst(dst: str) -> bool:

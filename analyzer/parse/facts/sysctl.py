@@ -23,7 +23,7 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib.resources import files
 
-from lark import Lark, Tree
+from lark import Tree
 from lark.exceptions import LarkError, UnexpectedInput
 
 from ...diagnostics import diag
@@ -36,7 +36,9 @@ __all__ = ["parse_sysctl", "sysctl_iface_key", "proc_path_to_key"]
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
     grammar = files("dnlint.grammars").joinpath("sysctl.lark").read_text()
-    return Lark(grammar, parser="lalr", maybe_placeholders=False)
+    from ...grammar import lark_parser
+
+    return lark_parser(grammar, "sysctl.lark", parser="lalr", maybe_placeholders=False)
 
 
 def sysctl_iface_key(family: int, iface: str, name: str) -> str:
