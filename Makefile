@@ -10,6 +10,7 @@ $(BIN)/python:
 
 install: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m compileall -q analyzer >/dev/null  # bytecode even where PYTHONDONTWRITEBYTECODE is set
 
 # Run dnlint's main job on a bundled fixture. Succeeds when dnlint ran, whatever it found.
 demo: install

@@ -145,6 +145,9 @@ def grammar_path() -> Path:
     return Path(__file__).resolve().parents[2] / "grammars" / "iptables_save.lark"
 
 
+from lark.lexer import Lexer as _LarkLexer, Token as _LarkToken  # noqa: E402
+
+
 def _grammar_text() -> str:
     try:
         from importlib.resources import files
@@ -153,22 +156,21 @@ def _grammar_text() -> str:
         return grammar_path().read_text()
 
 
+class KindLexer(_LarkLexer):
+    """Feeds the parser the word kinds of a line; a token's value is its word index.
+    (At module level, so that lark's grammar cache can name it.)"""
+
+    def __init__(self, lexer_conf):
+        pass
+
+    def lex(self, data):
+        for i, k in enumerate(data):
+            yield _LarkToken(k, i)
+
+
 @lru_cache(maxsize=1)
 def parser():
     """The lark LALR parser of one line, built once."""
-    import lark
-    from lark.lexer import Lexer, Token
-
-    class KindLexer(Lexer):
-        """Feeds the parser the word kinds of a line; a token's value is its word index."""
-
-        def __init__(self, lexer_conf):
-            pass
-
-        def lex(self, data):
-            for i, k in enumerate(data):
-                yield Token(k, i)
-
     from ..grammar import lark_parser
 
     return lark_parser(_grammar_text(), "iptables_save.lark", parser="lalr", lexer=KindLexer)
