@@ -199,3 +199,21 @@ def test_misread_rule_is_not_used(tmp_path):
     text = ("-A INPUT -p tcp -m tcp -m multiport -j ACCEPT --dports 22,80\n"
             "-A INPUT -p tcp -m tcp --dport 113 -j DROP\n")
     assert run(tmp_path, text, "DN103") == []
+
+
+def test_no_shadowing_proofs_on_listing_input():
+    """A listing may hide conditions (two lines that print alike can differ): DN103/DN104 stay
+    silent on listing tables rather than risk a confident wrong finding."""
+    from dnlint.lint import LintConfig, lint_dump
+    from dnlint.load import load_text
+
+    listing = ("### iptables -L -n -v\n"
+               "Chain INPUT (policy ACCEPT 0 packets, 0 bytes)\n"
+               " pkts bytes target     prot opt in     out     source               destination\n"
+               "    5   300 DROP       tcp  --  *      *       10.0.0.0/8           0.0.0.0/0\n"
+               "    7   420 DROP       tcp  --  *      *       10.0.0.0/8           0.0.0.0/0\n")
+    result = lint_dump(load_text(listing, "listing.txt"), LintConfig.load(ruleset="strict"))
+    assert not [f for f in result.findings if f.code in ("DN103", "DN104")]
+    save = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s 10.0.0.0/8 -p tcp -j DROP\n-A INPUT -s 10.0.0.0/8 -p tcp -j DROP\nCOMMIT\n"
+    result = lint_dump(load_text(save, "save.rules"), LintConfig.load(ruleset="strict"))
+    assert [f.code for f in result.findings if f.code in ("DN103", "DN104")] == ["DN104"]

@@ -123,6 +123,17 @@ class CheckContext:
             self._engines[key] = {name: t for name, (t, _f, _b) in select_tables(self.dump, family).items()}
         return self._engines[key]
 
+    def listing_tables(self, family: int = 4) -> set[str]:
+        """Tables read from an `iptables -L` listing, which may hide conditions a rule has."""
+        key = ("listing-tables", family)
+        if key not in self._engines:
+            from ..ir import RulesetFormat
+            from ..model.host import select_tables
+
+            self._engines[key] = {name for name, (_t, fmt, _b) in select_tables(self.dump, family).items()
+                                  if fmt is RulesetFormat.LISTING}
+        return self._engines[key]
+
     def families(self) -> list[int]:
         return sorted({rs.family for rs in self.dump.rulesets}) or [4]
 
