@@ -264,9 +264,13 @@ def parse_docker_json(text: Text) -> tuple[tuple[list[DockerNetwork], list[Docke
             if pos >= len(s):
                 break
             ch = s[pos]
-            if ch == "[":
+            if ch in "[{":
                 try:
-                    items, end = _decode_array(s, pos)
+                    if ch == "[":
+                        items, end = _decode_array(s, pos)
+                    else:
+                        obj, end = _DECODER.raw_decode(s, pos)
+                        items = [(obj, pos)]
                 except json.JSONDecodeError as e:
                     diags.append(diag("DN001", f"invalid JSON: {e.msg}; reading resumes at the next array",
                                       doc.span(e.pos)))
@@ -278,20 +282,6 @@ def parse_docker_json(text: Text) -> tuple[tuple[list[DockerNetwork], list[Docke
                     continue
                 for obj, start in items:
                     classify(obj, start)
-                pos = end
-            elif ch == "{":
-                try:
-                    obj, end = _DECODER.raw_decode(s, pos)
-                except json.JSONDecodeError as e:
-                    diags.append(diag("DN001", f"invalid JSON: {e.msg}; reading resumes at the next array",
-                                      doc.span(e.pos)))
-                    pos = resync(max(e.pos, pos))
-                    continue
-                except RecursionError:
-                    diags.append(diag("DN001", "JSON nested too deeply; skipped", doc.span(pos)))
-                    pos = resync(pos)
-                    continue
-                classify(obj, pos)
                 pos = end
             else:
                 idx, col = doc.pos(pos)
