@@ -443,3 +443,15 @@ def test_options_after_a_verdict_go_to_the_match_as_iptables_does():
     r1, r2 = rs[0].tables[0].chains[0].rules
     assert r1.target.options == () and r1.match("multiport").option("--dports").args == ("22,80",)
     assert r2.target.options == () and r2.match("tcp").option("--dport").args == ("23",)
+
+
+def test_an_error_plan_is_not_reused_for_a_line_of_the_same_shape():
+    """`-p tcIp --dport` is an error (no match for --dport); `-p udp --dport` has the same
+    shape but is fine (found by the hypothesis test comparing with and without the cache)."""
+    from dnlint.parse.save import _parse_save
+    from dnlint.source import Text
+
+    block = "-A INPUT -p tcIp --dport 443 -j ACCEPT\n-A INPUT -p udp --dport 500 -j ACCEPT\n"
+    cached = _parse_save(Text.from_string(block, "m"), cache=True)
+    assert cached == _parse_save(Text.from_string(block, "m"), cache=False)
+    assert [d.span.line for d in cached[1] if d.code == "DN001"] == [1]

@@ -544,6 +544,10 @@ class PlanCache:
                     return p, words
             plan = compile_plan(raw if raw is not None else _find_words(line), words)
             self.misses += 1
+            if plan.cmd == "ERROR":
+                # an error can hang on a value the shape does not show (`-p tcIp` loads no
+                # match for --dport): errors are rare, so they are never reused
+                return plan, words
             g = plan.guard
             if e is None:
                 if len(self.by_key) > self.MAX:
