@@ -46,6 +46,7 @@ class CommandInfo:
     flags: frozenset[str] = field(default_factory=frozenset)  # listing: n, v, x, line-numbers
     partial: bool = False  # output filtered through grep/head/...: not the whole ruleset
     chain: str | None = None  # `iptables -L CHAIN`: only one chain listed
+    table_given: bool = False  # the command line named the table (-t); else ``table`` is the default
 
 
 def _words(command: str) -> list[str]:
@@ -77,13 +78,9 @@ def classify(command: str) -> CommandInfo:
         return CommandInfo(SectionKind.UNKNOWN, command)
     first, piped = parts[0]
     info = _classify_simple(first)
-    if piped:
-        info = CommandInfo(info.kind, command, info.family, info.table, info.backend,
-                           info.flags, True, info.chain)
-    else:
-        info = CommandInfo(info.kind, command, info.family, info.table, info.backend,
-                           info.flags, info.partial, info.chain)
-    return info
+    from dataclasses import replace
+
+    return replace(info, command=command, partial=info.partial or piped)
 
 
 def classify_all(command: str) -> list[CommandInfo]:
@@ -92,8 +89,9 @@ def classify_all(command: str) -> list[CommandInfo]:
     for part, piped in split_pipeline(command):
         info = _classify_simple(part)
         if piped:
-            info = CommandInfo(info.kind, part, info.family, info.table, info.backend,
-                               info.flags, True, info.chain)
+            from dataclasses import replace
+
+            info = replace(info, partial=True)
         infos.append(info)
     return infos
 
@@ -207,13 +205,14 @@ def _classify_iptables(command: str, prog: str, args: list[str]) -> CommandInfo:
                     chain = args[i + 1]
                     i += 1
         i += 1
+    given = table is not None
     if action == "L":
         return CommandInfo(SectionKind.LISTING, command, family, table or "filter", backend,
-                           frozenset(flags), False, chain)
+                           frozenset(flags), False, chain, given)
     if action == "S":
         return CommandInfo(SectionKind.SPEC, command, family, table or "filter", backend,
-                           frozenset(flags), False, chain)
-    return CommandInfo(SectionKind.UNKNOWN, command, family, table, backend)
+                           frozenset(flags), False, chain, given)
+    return CommandInfo(SectionKind.UNKNOWN, command, family, table, backend, frozenset(flags), False, None, given)
 
 
 _IP_OBJECTS = {

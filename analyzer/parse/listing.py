@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import shlex
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
@@ -102,58 +101,16 @@ class ListingFlags:
 
 
 def parse_command_flags(command: str | None) -> ListingFlags:
-    """Read ``-n -v -x --line-numbers -t TABLE`` and the family from a command line."""
+    """Read ``-n -v -x --line-numbers -t TABLE`` and the family from a command line (the first
+    command of a ``a && b`` line), as the dump splitter reads it."""
     if not command:
         return ListingFlags()
-    try:
-        words = shlex.split(command)
-    except ValueError:
-        words = command.split()
-    numeric = verbose = exact = line_numbers = False
-    table = None
-    family = None
-    want_table = False
-    for w in words:
-        if want_table:
-            table = w
-            want_table = False
-            continue
-        base = w.rsplit("/", 1)[-1]
-        if family is None and ("iptables" in base or "ip6tables" in base):
-            family = 6 if base.startswith("ip6tables") else 4
-            continue
-        if w.startswith("--"):
-            name, _, val = w.partition("=")
-            if name == "--numeric":
-                numeric = True
-            elif name == "--verbose":
-                verbose = True
-            elif name == "--exact":
-                exact = True
-            elif name == "--line-numbers":
-                line_numbers = True
-            elif name == "--table":
-                if val:
-                    table = val
-                else:
-                    want_table = True
-        elif w.startswith("-") and len(w) > 1:
-            letters = w[1:]
-            for k, ch in enumerate(letters):
-                if ch == "n":
-                    numeric = True
-                elif ch == "v":
-                    verbose = True
-                elif ch == "x":
-                    exact = True
-                elif ch == "t":
-                    rest = letters[k + 1:]
-                    if rest:
-                        table = rest
-                    else:
-                        want_table = True
-                    break
-    return ListingFlags(numeric, verbose, exact, line_numbers, table, family)
+    from ..ingest.commands import classify
+
+    info = classify(command)
+    f = info.flags
+    return ListingFlags("n" in f, "v" in f, "x" in f, "line-numbers" in f,
+                        info.table if info.table_given else None, info.family)
 
 
 # ------------------------------------------------------------------------------- small tables
