@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from ..parse.services import SERVICES
+
 PROTOCOLS = {
     "all": 0, "icmp": 1, "igmp": 2, "ipip": 4, "tcp": 6, "egp": 8, "udp": 17, "ipv6": 41,
     "gre": 47, "esp": 50, "ah": 51, "icmpv6": 58, "ipv6-icmp": 58, "icmp6": 58, "ospf": 89,
@@ -12,13 +14,6 @@ PROTOCOLS = {
 }
 PROTOCOL_NAMES = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmpv6", 132: "sctp", 136: "udplite", 33: "dccp"}
 
-SERVICES = {
-    "ftp-data": 20, "ftp": 21, "ssh": 22, "telnet": 23, "smtp": 25, "domain": 53, "bootps": 67,
-    "bootpc": 68, "tftp": 69, "http": 80, "www": 80, "pop3": 110, "auth": 113, "ntp": 123,
-    "imap": 143, "imap2": 143, "snmp": 161, "ldap": 389, "https": 443, "microsoft-ds": 445,
-    "submission": 587, "ldaps": 636, "imaps": 993, "pop3s": 995, "openvpn": 1194, "mysql": 3306,
-    "postgresql": 5432, "http-alt": 8080, "isakmp": 500, "syslog": 514, "rsync": 873,
-}
 
 ICMP_TYPES = {
     "any": None, "echo-reply": (0, None), "pong": (0, None), "destination-unreachable": (3, None),

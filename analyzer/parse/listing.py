@@ -115,35 +115,7 @@ def parse_command_flags(command: str | None) -> ListingFlags:
 
 # ------------------------------------------------------------------------------- small tables
 
-# Common /etc/services names (tcp and udp share the numbers that matter here).
-SERVICES: dict[str, int] = {
-    "tcpmux": 1, "echo": 7, "discard": 9, "daytime": 13, "ftp-data": 20, "ftp": 21, "ssh": 22,
-    "telnet": 23, "smtp": 25, "time": 37, "whois": 43, "nicname": 43, "tacacs": 49,
-    "domain": 53, "bootps": 67, "bootpc": 68, "tftp": 69, "gopher": 70, "finger": 79,
-    "http": 80, "www": 80, "www-http": 80, "kerberos": 88, "pop3": 110, "pop-3": 110,
-    "sunrpc": 111, "auth": 113, "ident": 113, "sftp": 115, "nntp": 119, "ntp": 123,
-    "epmap": 135, "loc-srv": 135, "netbios-ns": 137, "netbios-dgm": 138, "netbios-ssn": 139,
-    "imap": 143, "imap2": 143, "snmp": 161, "snmp-trap": 162, "xdmcp": 177, "bgp": 179,
-    "irc": 194, "ldap": 389, "https": 443, "microsoft-ds": 445, "kpasswd": 464,
-    "urd": 465, "smtps": 465, "submissions": 465, "isakmp": 500, "exec": 512, "biff": 512,
-    "login": 513, "who": 513, "shell": 514, "syslog": 514, "printer": 515, "talk": 517,
-    "ntalk": 518, "route": 520, "router": 520, "uucp": 540, "klogin": 543, "kshell": 544,
-    "dhcpv6-client": 546, "dhcpv6-server": 547, "afpovertcp": 548, "rtsp": 554,
-    "submission": 587, "ipp": 631, "ldaps": 636, "rsync": 873, "ftps-data": 989, "ftps": 990,
-    "telnets": 992, "imaps": 993, "ircs": 994, "pop3s": 995, "socks": 1080,
-    "openvpn": 1194, "ms-sql-s": 1433, "ms-sql-m": 1434, "ingreslock": 1524, "l2tp": 1701,
-    "pptp": 1723, "radius": 1812, "radius-acct": 1813, "nfs": 2049, "cvspserver": 2401,
-    "mysql": 3306, "ms-wbt-server": 3389, "svn": 3690, "ipsec-nat-t": 4500,
-    "sip": 5060, "sip-tls": 5061, "xmpp-client": 5222, "xmpp-server": 5269,
-    "postgresql": 5432, "postgres": 5432, "mdns": 5353, "amqp": 5672, "x11": 6000,
-    "ircd": 6667, "http-alt": 8080, "webcache": 8080, "tproxy": 8081, "git": 9418,
-    "domain-s": 853, "mqtt": 1883, "redis": 6379, "memcache": 11211, "zabbix-agent": 10050,
-    "zabbix-trapper": 10051, "kerberos-adm": 749, "nut": 3493, "hkp": 11371, "bacula-dir": 9101,
-    "bacula-fd": 9102, "bacula-sd": 9103, "nrpe": 5666, "munin": 4949, "iax": 4569,
-    "puppet": 8140, "tor-orport": 9001, "tor-socks": 9050, "tor-control": 9051,
-    "nameserver": 42, "rtmp": 1, "ssmtp": 465, "ms-sql": 1433, "netstat": 15, "qotd": 17,
-    "chargen": 19, "msp": 18, "rje": 5, "sunrpc-portmap": 111,
-}
+from .services import SERVICES  # noqa: E402
 
 # ICMP type names (libxt_icmp's table) -> (type, code or None).
 ICMP_TYPES: dict[str, tuple[int, int | None]] = {

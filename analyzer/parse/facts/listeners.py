@@ -38,34 +38,11 @@ import re
 from ...diagnostics import diag
 from ...ir import Diagnostic, Listener, Severity
 from ...source import Text
+from ..services import SERVICES
 
 __all__ = ["parse_listeners", "SERVICES"]
 
 # /etc/services names ss and netstat print without -n (the common ones).
-SERVICES: dict[str, int] = {
-    "tcpmux": 1, "echo": 7, "discard": 9, "daytime": 13, "ftp-data": 20, "ftp": 21,
-    "ssh": 22, "telnet": 23, "smtp": 25, "time": 37, "whois": 43, "tacacs": 49,
-    "domain": 53, "bootps": 67, "bootpc": 68, "tftp": 69, "gopher": 70, "finger": 79,
-    "http": 80, "www": 80, "kerberos": 88, "pop3": 110, "sunrpc": 111, "auth": 113,
-    "nntp": 119, "ntp": 123, "epmap": 135, "netbios-ns": 137, "netbios-dgm": 138,
-    "netbios-ssn": 139, "imap": 143, "imap2": 143, "snmp": 161, "snmp-trap": 162,
-    "bgp": 179, "irc": 194, "ldap": 389, "https": 443, "microsoft-ds": 445, "kpasswd": 464,
-    "urd": 465, "submissions": 465, "smtps": 465, "isakmp": 500, "syslog": 514,
-    "printer": 515, "submission": 587, "ipp": 631, "ldaps": 636, "rsync": 873,
-    "ftps-data": 989, "ftps": 990, "imaps": 993, "pop3s": 995, "socks": 1080,
-    "openvpn": 1194, "ms-sql-s": 1433, "ingreslock": 1524, "l2tp": 1701, "pptp": 1723,
-    "radius": 1812, "radius-acct": 1813, "nfs": 2049, "docker": 2375, "docker-s": 2376,
-    "etcd-client": 2379, "etcd-server": 2380, "mysql": 3306, "rdp": 3389,
-    "ms-wbt-server": 3389, "svn": 3690, "epmd": 4369, "sip": 5060, "sip-tls": 5061,
-    "xmpp-client": 5222, "xmpp-server": 5269, "postgresql": 5432, "postgres": 5432,
-    "amqp": 5672, "mdns": 5353, "x11": 6000, "redis": 6379, "irc-serv": 6667,
-    "http-alt": 8080, "webcache": 8080, "tproxy": 8081, "omniorb": 8088, "zabbix-agent": 10050,
-    "zabbix-trapper": 10051, "memcache": 11211, "git": 9418, "websm": 9090, "mongodb": 27017,
-    "kerberos-adm": 749, "rtsp": 554, "hkp": 11371, "bacula-dir": 9101, "xmpp": 5222,
-    "nut": 3493, "munin": 4949, "puppet": 8140, "distcc": 3632, "iax": 4569, "zope": 9673,
-    "sane-port": 6566, "nrpe": 5666, "nsca": 5667, "postgresql-alt": 5433, "gkrellmd": 19150,
-    "kubernetes": 6443, "sun-sr-https": 6443,
-}
 
 _SS_STATES = frozenset({"LISTEN", "UNCONN", "ESTAB", "SYN-SENT", "SYN-RECV", "FIN-WAIT-1",
                         "FIN-WAIT-2", "TIME-WAIT", "CLOSE-WAIT", "LAST-ACK", "CLOSING",
