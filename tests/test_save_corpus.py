@@ -10,14 +10,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import random
 from pathlib import Path
 
 import pytest
 
 from dnlint.emit import emit_save
-from dnlint.ir import RulesetFormat, Span
+from dnlint.ir import RulesetFormat
 from dnlint.parse.save import _parse_save, parse_save
 from dnlint.source import Text
 
@@ -35,15 +34,7 @@ EXPECTED_DN001 = {
 }
 
 
-def strip_spans(obj):
-    if isinstance(obj, Span):
-        return None
-    if dataclasses.is_dataclass(obj):
-        return (type(obj).__name__,) + tuple(strip_spans(getattr(obj, f.name))
-                                             for f in dataclasses.fields(obj))
-    if isinstance(obj, (tuple, list)):
-        return tuple(strip_spans(x) for x in obj)
-    return obj
+from test_save_parser import strip_spans  # noqa: E402
 
 
 def read(path: Path) -> Text:
