@@ -326,13 +326,18 @@ def _leaf_view(eng: Engine, leaf: Leaf, proto: str) -> dict:
     return {"witness": witness, "translations": translations, "final": final}
 
 
+def _tuples(leaf: Leaf) -> tuple[dict[str, int], dict[str, int]]:
+    """The witness's first packet as sent and as delivered (after every translation)."""
+    vals, st = leaf.values, leaf.run.st
+    fields = ("src", "dst", "sport", "dport")
+    return {k: vals[st.initial[k]] for k in fields}, {k: vals[st.cur[k]] for k in fields}
+
+
 def _reply(eng: Engine, leaf: Leaf, proto: str) -> tuple[str, Leaf | None]:
     """Does the reply of this path's connection make it back? conntrack undoes the NAT, the nat
     table is not consulted, and the filter chains see an ESTABLISHED packet."""
-    o, vals, run = leaf.outcome, leaf.values, leaf.run
-    cur, init = run.st.cur, run.st.initial
-    f = {k: vals[cur[k]] for k in ("src", "dst", "sport", "dport")}
-    i = {k: vals[init[k]] for k in ("src", "dst", "sport", "dport")}
+    o = leaf.outcome
+    i, f = _tuples(leaf)
     undo_snat = (i["src"], i["sport"]) if (f["src"], f["sport"]) != (i["src"], i["sport"]) else None
     undo_dnat = (i["dst"], i["dport"]) if (f["dst"], f["dport"]) != (i["dst"], i["dport"]) else None
     reply_init = {"src": IntervalSet.point(f["dst"]), "dst": IntervalSet.point(f["src"]),
@@ -371,10 +376,8 @@ def _reply(eng: Engine, leaf: Leaf, proto: str) -> tuple[str, Leaf | None]:
 def _established(eng: Engine, origin: Origin, leaf: Leaf, proto: str) -> tuple[str, Leaf | None]:
     """Does the connection's next packet from the sender (the handshake's ACK, the data) get
     through? It is ESTABLISHED, takes the same path, and conntrack repeats the NAT binding."""
-    o, vals, run = leaf.outcome, leaf.values, leaf.run
-    cur, init = run.st.cur, run.st.initial
-    f = {k: vals[cur[k]] for k in ("src", "dst", "sport", "dport")}
-    i = {k: vals[init[k]] for k in ("src", "dst", "sport", "dport")}
+    o = leaf.outcome
+    i, f = _tuples(leaf)
     redo_dnat = (f["dst"], f["dport"]) if (f["dst"], f["dport"]) != (i["dst"], i["dport"]) else None
     redo_snat = (f["src"], f["sport"]) if (f["src"], f["sport"]) != (i["src"], i["sport"]) else None
     start = {k: IntervalSet.point(v) for k, v in i.items()}
