@@ -359,9 +359,12 @@ def _reply(eng: Engine, leaf: Leaf, proto: str) -> tuple[str, Leaf | None]:
     else:
         start = ("iface", d.iface)
     status = set(o.flow.ctstatus)
+    # an untracked connection (raw NOTRACK) left no conntrack entry for its reply to match
+    ctstate = _untracked_reply_state(proto) if o.flow.untracked else "ESTABLISHED"
+    ctdir = "ORIGINAL" if ctstate == "NEW" else "REPLY"
 
     def body(r):
-        flow = Flow(proto=proto, ctstate="ESTABLISHED", ctdir="REPLY", ct_dst=undo_snat, ct_src=undo_dnat,
+        flow = Flow(proto=proto, ctstate=ctstate, ctdir=ctdir, ct_dst=undo_snat, ct_src=undo_dnat,
                     ctstatus=set(status), tcpflags=0x12)
         path = Path(eng.host, r, eng.compiler)
         if start[0] == "local":
@@ -383,9 +386,12 @@ def _established(eng: Engine, origin: Origin, leaf: Leaf, proto: str) -> tuple[s
     start = {k: IntervalSet.point(v) for k, v in i.items()}
     start["proto"] = IntervalSet.point(PROTOCOLS[proto])
     status = set(o.flow.ctstatus)
+    # after an untracked first packet, conntrack has no entry: a packet that raw does not untrack
+    # again starts one (a TCP ACK is picked up mid-stream, nf_conntrack_tcp_loose=1) and is NEW
+    ctstate = "NEW" if o.flow.untracked else "ESTABLISHED"
 
     def body(r):
-        flow = Flow(proto=proto, ctstate="ESTABLISHED", ct_dst=redo_dnat, ct_src=redo_snat, ctstatus=set(status),
+        flow = Flow(proto=proto, ctstate=ctstate, ct_dst=redo_dnat, ct_src=redo_snat, ctstatus=set(status),
                     tcpflags=0x10)
         path = Path(eng.host, r, eng.compiler)
         if origin.kind == "local":
@@ -395,6 +401,13 @@ def _established(eng: Engine, origin: Origin, leaf: Leaf, proto: str) -> tuple[s
         return path.from_iface(flow, origin.iface)
 
     return _later_packet(eng, start, body)
+
+
+def _untracked_reply_state(proto: str) -> str:
+    """The conntrack state of a reply whose connection was never tracked, unless raw untracks
+    it too. Mirrors the protocol trackers' rules for a packet that may start a connection: a
+    TCP SYN-ACK, an SCTP INIT-ACK and an ICMP echo reply cannot (INVALID); anything else can (NEW)."""
+    return "INVALID" if proto in ("tcp", "sctp", "icmp", "icmpv6") else "NEW"
 
 
 def _later_packet(eng: Engine, init: dict[str, IntervalSet], body) -> tuple[str, Leaf | None]:
