@@ -24,6 +24,7 @@ installed and :class:`subprocess.TimeoutExpired` when it does not finish in time
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 import re
 import shlex
@@ -66,6 +67,7 @@ class CollectResult:
 
 
 _EXTRA_PATH = ("/usr/local/sbin", "/usr/sbin", "/sbin")
+_LINK_NAME = re.compile(r"^\d+: ([^:@\s]+)", re.M)
 
 
 def default_runner(argv: Sequence[str], timeout: float = TIMEOUT,
@@ -187,7 +189,51 @@ def _sysctl_keys(c: _Collector) -> tuple[list[str] | None, str | None, bool]:
     return [n for n in names if _SYSCTL_RE.fullmatch(n)], None, False
 
 
-def _docker(c: _Collector) -> None:
+def _own_netns() -> str | None:
+    try:
+        return os.readlink("/proc/self/ns/net")
+    except OSError:
+        return None
+
+
+def _same_netns_processes(own: str | None, dropped: list[int]) -> Callable[[str], str]:
+    """A filter for ``ps -eo pid,args`` output that keeps the processes of the collector's own
+    network namespace: a docker-proxy or dockerd of another namespace (another daemon on the
+    same machine) holds nothing here. Lines whose namespace cannot be read are kept."""
+    def keep(stdout: str) -> str:
+        if own is None:
+            return stdout
+        out = []
+        for line in stdout.splitlines(keepends=True):
+            pid = line.split(None, 1)[0] if line.strip() else ""
+            if pid.isdigit():
+                try:
+                    if os.readlink(f"/proc/{pid}/ns/net") != own:
+                        dropped.append(int(pid))
+                        continue
+                except OSError:
+                    pass
+            out.append(line)
+        return "".join(out)
+    return keep
+
+
+def _bridge_names(networks_json: str) -> list[str]:
+    """The Linux bridges of the bridge-driver networks in ``docker network inspect`` output."""
+    try:
+        nets = json.loads(networks_json)
+    except ValueError:
+        return []
+    names = []
+    for n in nets if isinstance(nets, list) else []:
+        if not isinstance(n, dict) or n.get("Driver") != "bridge":
+            continue
+        opts = n.get("Options") or {}
+        names.append(opts.get("com.docker.network.bridge.name") or f"br-{str(n.get('Id', ''))[:12]}")
+    return names
+
+
+def _docker(c: _Collector, local_ifaces: set[str] | None = None) -> None:
     res, reason, missing = c.call(["docker", "network", "ls", "-q"])
     if res is None or reason is not None:
         title = "docker network inspect"
@@ -197,6 +243,17 @@ def _docker(c: _Collector) -> None:
             c.placeholder(title, f"docker network ls: {reason}")
         return
     nets = res.stdout.split()
+    if nets and local_ifaces is not None:
+        inspected, _, _ = c.call(["docker", "network", "inspect", *nets])
+        bridges = _bridge_names(inspected.stdout) if inspected is not None else []
+        if bridges and not any(b in local_ifaces for b in bridges):
+            # the CLI reached a daemon of another network namespace (e.g. the machine's own
+            # daemon while collecting inside a namespace): its inventory would mislead
+            c.placeholder("docker network inspect",
+                          f"the docker daemon that answered is not in this network namespace: none "
+                          f"of its bridges ({', '.join(bridges[:4])}) exist here; set DOCKER_HOST "
+                          f"to the socket of this namespace's daemon")
+            return
     if nets:
         c.section(["docker", "network", "inspect", *nets])
     else:
@@ -270,6 +327,7 @@ def collect_dump(*, runner: Runner | None = None,
     if keys is not None and not any(k.startswith("net.bridge.") for k in keys):
         head.append("# br_netfilter: not loaded (no net.bridge.* sysctls)")
     c.out.extend(head + [f"# {h}" for h in extra_header])
+    header_end = len(c.out)
 
     plan = default_commands()
     for argv in plan[:2]:
@@ -280,15 +338,26 @@ def collect_dump(*, runner: Runner | None = None,
         mine = {"nf_tables": "iptables-nft-save", "legacy": "iptables-legacy-save"}[backend]
         if not c.call([other, "--version"])[2] and not c.call([mine, "--version"])[2]:
             c.section([other, "-c"])
+    local_ifaces: set[str] | None = None
     for argv in plan[2:8]:
-        c.section(argv)
+        res = c.section(argv)
+        if argv[:2] == ["ip", "-d"] and res is not None:  # ip -d link show
+            local_ifaces = {m.group(1) for m in _LINK_NAME.finditer(res.stdout)}
     if keys:
         c.section(["sysctl", *keys])
     else:
         c.placeholder("sysctl", sysctl_reason or "no matching keys", missing=sysctl_missing)
+    own = _own_netns() if runner is None else None
     for argv in plan[8:]:
-        c.section(argv)
-    _docker(c)
+        if argv[0] == "ps" and own is not None:
+            dropped: list[int] = []
+            c.section(argv, filter=_same_netns_processes(own, dropped))
+            if dropped:
+                c.out.insert(header_end, f"# ps: {len(dropped)} processes of other network "
+                                         f"namespaces left out")
+        else:
+            c.section(argv)
+    _docker(c, local_ifaces)
     c.result.text = c.text()
     return c.result
 

@@ -191,6 +191,30 @@ def test_docker_sections_when_daemon_answers():
     assert not [c for c, _ in res.failed if c.startswith("docker")]
 
 
+def test_docker_daemon_of_another_namespace_is_not_collected():
+    """Collecting inside a namespace while the docker CLI reaches the machine's own daemon:
+    none of that daemon's bridges exist here, so its inventory is left out and said so."""
+    table = dict(BASE)
+    nets = [{"Name": "bridge", "Id": "0123456789abcdef", "Driver": "bridge",
+             "Options": {"com.docker.network.bridge.name": "docker0"}},
+            {"Name": "net1", "Id": "fedcba9876543210", "Driver": "bridge", "Options": {}},
+            {"Name": "host", "Id": "aaaa", "Driver": "host", "Options": {}}]
+    table["docker network ls -q"] = "aaa\nbbb\nccc\n"
+    table["docker network inspect aaa bbb ccc"] = json.dumps(nets)
+    table["docker ps -aq"] = "c1\n"
+    table["docker inspect c1"] = '[{"Name": "/web"}]\n'
+    res = collect_dump(runner=FakeRunner(table))
+    head, body = section_starting(res.text, "docker network inspect")
+    assert head == "docker network inspect"
+    assert "not in this network namespace" in body and "docker0, br-fedcba987654" in body
+    assert "docker inspect c1" not in sections(res.text)
+    # the same daemon with its bridge here is collected
+    table["ip -d link show"] += "7: br-fedcba987654: <BROADCAST,MULTICAST,UP> mtu 1500\n"
+    res = collect_dump(runner=FakeRunner(table))
+    assert json.loads(sections(res.text)["docker network inspect aaa bbb ccc"]) == nets
+    assert sections(res.text)["docker inspect c1"] == '[{"Name": "/web"}]\n'
+
+
 def test_explicit_commands_and_clean_report():
     runner = FakeRunner({"ip rule": "0: from all lookup local\n", "ss -tulnp": "x\n"})
     res = collect_dump(runner=runner, commands=["ip rule", ["ss", "-tulnp"]])
@@ -274,11 +298,18 @@ def _check_dump(text: str) -> None:
 @requires_netns
 def test_collect_in_namespace(lab, tmp_path):
     host = _build_host(lab)
+    sleeper = lab.spawn(["nsenter", f"--net={host.path}", "sleep", "60"])
     out = tmp_path / "dump.txt"
     res = host.run(sys.executable, "-m", "dnlint.collect", "-o", str(out), env=_env())
     text = out.read_text()
     _check_dump(text)
     assert "docker network inspect" in res.stderr  # the report names what failed
+    # ps keeps only the processes of the namespace collected: this test's own process (in
+    # the root namespace) is left out, a process started in the namespace is kept
+    _, ps = section_starting(text, "ps -eo pid,args")
+    pids = {int(ln.split()[0]) for ln in ps.splitlines() if ln.split() and ln.split()[0].isdigit()}
+    assert os.getpid() not in pids and sleeper.pid in pids
+    assert "processes of other network namespaces left out" in text
 
 
 @pytest.mark.netns

@@ -18,6 +18,13 @@ via the host.
 dockerd is started with ``nsenter --net=/var/run/netns/NS`` (not ``ip netns exec``, which
 remounts /sys and hides the cgroup mounts) and its own --data-root/--exec-root/socket,
 vfs storage and an empty --config-file, so it shares nothing with any other daemon.
+``DNLINT_DOCKERD_DIR`` runs another dockerd build: its directories (one, or several joined
+with ``:``, e.g. ``/tmp/sid/x/usr/sbin:/tmp/sid/x/usr/bin``) are put first on the PATH of
+dockerd (so dockerd, docker-proxy, docker-init, and containerd/runc when present, come
+from there; ``--userland-proxy-path`` is passed when a docker-proxy is there) and of the
+commands the collector runs (so the dump's ``# dockerd:`` line names that build). The
+docker CLI is then ``docker`` from that PATH (a newer daemon may need a newer client);
+``DNLINT_DOCKER_CLI`` names a CLI explicitly. Unset, nothing changes.
 Containers are made from a one-binary image (Debian's busybox-static) built with
 ``docker import``. Servers are the host's python run in the container's namespace
 (``nsenter --net=/proc/PID/ns/net``), so they record the source address they really see.
@@ -49,12 +56,32 @@ UPLINK = "up0"
 BUSYBOX_APPLETS = ("sh", "sleep", "nc", "httpd", "ip", "ifconfig", "cat", "ls", "ps", "wget")
 
 
+def dockerd_dirs() -> list[str]:
+    """The directories of DNLINT_DOCKERD_DIR (empty: the installed dockerd)."""
+    return [d for d in os.environ.get("DNLINT_DOCKERD_DIR", "").split(os.pathsep) if d]
+
+
+def daemon_path(base: str | None = None) -> str:
+    """PATH for dockerd and the collector: DNLINT_DOCKERD_DIR first, then ``base``, then sbin."""
+    base = os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin") if base is None else base
+    parts = [*dockerd_dirs(), *base.split(os.pathsep), "/usr/local/sbin", "/usr/sbin", "/sbin"]
+    seen: list[str] = []
+    for p in parts:
+        if p and p not in seen:
+            seen.append(p)
+    return os.pathsep.join(seen)
+
+
 def docker_unavailable() -> str | None:
     """Why a real dockerd cannot be run here, or None."""
     if os.geteuid() != 0:
         return "needs root"
+    for d in dockerd_dirs():
+        if not os.path.isdir(d):
+            return f"DNLINT_DOCKERD_DIR: {d} is not a directory"
+    path = daemon_path()
     for tool in ("dockerd", "docker", "nsenter", "containerd", "runc"):
-        if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}"):
+        if not shutil.which(tool, path=path):
             return f"{tool} is not installed"
     if not os.path.exists(BUSYBOX):
         return f"{BUSYBOX} is missing (apt-get install busybox-static)"
@@ -62,11 +89,43 @@ def docker_unavailable() -> str | None:
 
 
 def docker_cli() -> str:
-    """Prefer the CLI that came with the daemon (same API version)."""
-    for cand in ("/usr/bin/docker", shutil.which("docker")):
+    """The CLI that came with the daemon (same API version).
+
+    DNLINT_DOCKER_CLI when set; with DNLINT_DOCKERD_DIR, ``docker`` from that PATH (the
+    other build's own CLI when it ships one, else the newest one on PATH); otherwise
+    /usr/bin/docker (Debian's, shipped with the installed dockerd).
+    """
+    explicit = os.environ.get("DNLINT_DOCKER_CLI")
+    if explicit:
+        return explicit
+    cands = [shutil.which("docker", path=daemon_path())] if dockerd_dirs() else []
+    cands += ["/usr/bin/docker", shutil.which("docker")]
+    for cand in cands:
         if cand and os.path.exists(cand):
             return cand
     return "docker"
+
+
+def version_tuple(text: str) -> tuple[int, ...]:
+    """'28.5.2+dfsg4' or 'Docker version 20.10.24+dfsg1, build x' -> (28, 5, 2) / (20, 10, 24)."""
+    import re
+
+    m = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", text or "")
+    return tuple(int(g) for g in m.groups() if g is not None) if m else ()
+
+
+def installed_dockerd_version() -> tuple[int, ...]:
+    """`dockerd --version` of the dockerd start() would run (DNLINT_DOCKERD_DIR first)."""
+    try:
+        out = subprocess.run([dockerd_binary(), "--version"], capture_output=True, text=True,
+                             timeout=30, env={**os.environ, "PATH": daemon_path()}).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    return version_tuple(out)
+
+
+def dockerd_binary() -> str:
+    return shutil.which("dockerd", path=daemon_path()) or "dockerd"
 
 
 @dataclass
@@ -96,6 +155,7 @@ class DockerHost:
     root: Path | None = None
     proc: subprocess.Popen | None = None
     containers: dict[str, Container] = field(default_factory=dict)
+    server_version: str = ""  # what the daemon answered (`docker version`), after start()
     HOST_IP: str = HOST_IP
     OUTSIDE_IP: str = OUTSIDE_IP
 
@@ -110,6 +170,15 @@ class DockerHost:
         env["DOCKER_HOST"] = f"unix://{self.sock}"
         env.pop("DOCKER_CONTEXT", None)
         env["DOCKER_CONFIG"] = str(self.root / "cli")
+        env["PATH"] = daemon_path(env.get("PATH"))
+        return env
+
+    @property
+    def daemon_env(self) -> dict:
+        env = dict(os.environ)
+        for k in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG"):
+            env.pop(k, None)
+        env["PATH"] = daemon_path(env.get("PATH"))
         return env
 
     # -- lifecycle --------------------------------------------------------------------
@@ -126,13 +195,17 @@ class DockerHost:
         (self.root / "cli").mkdir()
         (self.root / "daemon.json").write_text("{}\n")
         log = open(self.root / "dockerd.log", "w")
-        argv = ["nsenter", f"--net={self.host.path}", "dockerd",
+        argv = ["nsenter", f"--net={self.host.path}", dockerd_binary(),
                 "--data-root", str(self.root / "data"), "--exec-root", str(self.root / "exec"),
                 "--pidfile", str(self.root / "dockerd.pid"), "-H", f"unix://{self.sock}",
-                "--storage-driver", "vfs", "--config-file", str(self.root / "daemon.json"),
-                *self.flags]
+                "--storage-driver", "vfs", "--config-file", str(self.root / "daemon.json")]
+        proxy = next((os.path.join(d, "docker-proxy") for d in dockerd_dirs()
+                      if os.access(os.path.join(d, "docker-proxy"), os.X_OK)), None)
+        if proxy and not any(f.startswith("--userland-proxy-path") for f in self.flags):
+            argv += ["--userland-proxy-path", proxy]
+        argv += list(self.flags)
         self.lab.on_close(self.stop)
-        self.proc = self.lab.spawn(argv, stdout=log, stderr=subprocess.STDOUT)
+        self.proc = self.lab.spawn(argv, stdout=log, stderr=subprocess.STDOUT, env=self.daemon_env)
         log.close()
         deadline = time.monotonic() + self.start_timeout
         while True:
@@ -140,12 +213,18 @@ class DockerHost:
                 raise RuntimeError(f"dockerd exited ({self.proc.returncode}):\n{self.log_tail()}")
             res = self.docker("version", "--format", "{{.Server.Version}}", check=False, timeout=5)
             if res.returncode == 0:
+                self.server_version = res.stdout.strip()
                 break
             if time.monotonic() > deadline:
                 raise RuntimeError(f"dockerd did not answer in {self.start_timeout} s:\n{self.log_tail()}")
             time.sleep(0.3)
         self.ensure_image()
         return self
+
+    @property
+    def version(self) -> tuple[int, ...]:
+        """The daemon's version as numbers, e.g. (28, 5, 2); () before start()."""
+        return version_tuple(self.server_version)
 
     def log_tail(self, n: int = 30) -> str:
         try:
@@ -281,7 +360,7 @@ class DockerHost:
             argv = list(argv)
             if argv[0] == "docker":
                 argv[0] = cli
-            search = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin:/usr/sbin:/sbin"])
+            search = env["PATH"]  # DNLINT_DOCKERD_DIR first (`dockerd --version` names that build)
             if not shutil.which(argv[0], path=search):
                 raise FileNotFoundError(argv[0])  # as collect_dump's own runner would say
             if argv[:2] == ["cat", "/etc/docker/daemon.json"]:
