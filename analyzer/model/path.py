@@ -83,6 +83,7 @@ class Flow:
     connmark: int = 0
     bridged: bool = False
     untracked: bool = False
+    looped: bool = False  # a locally generated packet back in through lo: it keeps its conntrack entry
     tcpflags: int = 0x02  # the first packet of a TCP connection is a SYN
     trace: list[Step] = field(default_factory=list)
     translations: list[Translation] = field(default_factory=list)
@@ -201,8 +202,12 @@ class Path:
                 i += 1
                 continue
             if name in ("NOTRACK", "CT") and (name == "NOTRACK" or target.option("--notrack")):
-                flow.untracked = True
-                flow.ctstate = "UNTRACKED"
+                if flow.looped:
+                    # xt_CT: "Previously seen (loopback)? Ignore." The entry made in OUTPUT stays
+                    step.action += " (no effect: the looped-back packet keeps its conntrack entry)"
+                else:
+                    flow.untracked = True
+                    flow.ctstate = "UNTRACKED"
                 flow.trace.append(step)
                 i += 1
                 continue
@@ -456,6 +461,7 @@ class Path:
 
     def loopback_input(self, flow: Flow) -> Outcome:
         flow.in_iface, flow.out_iface = "lo", None
+        flow.looped = True
         verdict, step = self.hooks(flow, "PREROUTING", ("raw", "mangle"))
         if verdict != "ACCEPT":
             return Outcome(verdict, flow, step)
@@ -606,7 +612,7 @@ class Path:
                 continue
             out.append((ls.port, _socket_addr(ls.address) if ls.family == host.family else None))
         for p in host.proxies:
-            if p.proto == proto:
+            if p.proto == proto and host.proxy_serves_family(p):
                 out.append((p.host_port, _socket_addr(p.host_ip)))
         return list(dict.fromkeys(out))
 
