@@ -78,6 +78,8 @@ def test_daemon_held_port_without_iptables_is_a_black_hole(src, dst):
     a = ask("no-proxy-no-iptables-blackhole.txt", src, dst)
     assert a.reachable is False and a.verdict == "BLACKHOLE"
     assert "dockerd" in a.blocked_by["reason"]
+    # the daemon's socket takes the connection (the handshake completes): delivered names it
+    assert a.delivered["by"] == "daemon" and a.delivered["port"] == 80
 
 
 def test_different_networks_are_isolated_by_the_docker_isolation_drop_rule():

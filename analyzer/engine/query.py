@@ -543,10 +543,17 @@ def _blocked_answer(eng: Engine, origin: Origin, leaf: Leaf, proto: str) -> Answ
     w = view["witness"]
     w["in_iface"] = origin.iface if origin.kind != "local" else None
     w["out_iface"] = o.flow.out_iface
+    delivered = None
+    if o.delivery is not None:  # a socket took it but serves nothing (a daemon-held black hole)
+        final = view["final"]
+        delivered = {"ip": ip_str(final["dst"], eng.host.family),
+                     "port": final["dport"] if proto in ("tcp", "udp", "sctp") else None,
+                     "seen_src": ip_str(final["src"], eng.host.family), "by": o.delivery.by}
     return Answer(
-        reachable=False, verdict=o.verdict, witness=w, translations=view["translations"], delivered=None,
+        reachable=False, verdict=o.verdict, witness=w, translations=view["translations"], delivered=delivered,
         path=[s.as_dict() for s in o.flow.trace], blocked_by=_blocker(o),
-        assumptions=list(o.flow.notes) + list(o.flow.choices),
+        assumptions=list(o.flow.notes) + list(o.flow.choices)
+        + ([f"held by the listening socket {o.delivery.listener}"] if o.delivery and o.delivery.listener else []),
     )
 
 

@@ -100,7 +100,7 @@ class Flow:
 class Delivery:
     kind: str  # socket, container, network
     iface: str | None
-    by: str  # kernel, docker-proxy, dockerd, <process>, container NAME ...
+    by: str  # kernel, docker-proxy, daemon (a dockerd-held black hole), <process>, container NAME ...
     container: str | None = None
     listener: str | None = None
 
@@ -660,7 +660,7 @@ class Path:
                 return Outcome("BLACKHOLE", flow, _kernel_step("daemon socket"),
                                reason=f"dockerd holds {proto} port {dport} (userland-proxy=false) and nothing "
                                       "forwards what reaches its socket: the handshake completes, no data flows",
-                               delivery=Delivery("socket", flow.in_iface, "dockerd", listener=_listener_text(listener)))
+                               delivery=Delivery("socket", flow.in_iface, "daemon", listener=_listener_text(listener)))
             return Outcome("ACCEPT", flow, delivery=Delivery("socket", flow.in_iface, prog,
                                                              listener=_listener_text(listener)))
         if host.listeners_known:
