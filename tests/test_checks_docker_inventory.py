@@ -18,6 +18,7 @@ from dnlint.load import load_dump
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "fixtures" / "seed"
 DOCKER = ROOT / "fixtures" / "docker"
+DOCKER28 = ROOT / "fixtures" / "docker-v28"
 CHECKS = ROOT / "fixtures" / "checks"
 MINE = ("DN304", "DN305", "DN306", "DN307")
 
@@ -75,6 +76,35 @@ def test_dn304_ignores_the_gateway_of_the_other_network():
     assert findings(DOCKER / "g_two_networks.txt", "DN304") == []
 
 
+def test_dn304_docker28_routed_published_port_is_deliberate():
+    # gateway mode routed: a docker0 container reached web's published port 80 by its address,
+    # not client's unpublished one (l_routed.probes.json); Docker's isolation chains RETURN for
+    # traffic to a routed bridge, and its DOCKER chain accepts the published port only
+    probes28 = json.loads((DOCKER28 / "l_routed.probes.json").read_text())
+    other = {(p["to"], p["port"]): p["reached"] for p in probes28 if p["from"] == "container:other"}
+    assert other[("172.18.0.2", 80)] is True and other[("172.18.0.3", 80)] is False
+    got = findings(DOCKER28 / "l_routed.txt", "DN304")
+    assert len(got) == 1
+    f = got[0]
+    assert f.severity is Severity.INFO and "deliberate" in f.message and "routed" in f.message
+    assert "network bridge" in f.message and "-> 172.18.0.2:80/tcp" in f.message
+
+
+def test_dn304_docker28_routed_leak_beyond_the_published_ports_is_a_warning(tmp_path):
+    text = (DOCKER28 / "l_routed.txt").read_text()
+    at = text.index("-A FORWARD -j DOCKER-USER")
+    at = text.rindex("\n", 0, at) + 1
+    p = tmp_path / "leak.txt"
+    p.write_text(text[:at] + "[0:0] -A FORWARD -i docker0 -p tcp --dport 22 -j ACCEPT\n" + text[at:])
+    got = findings(p, "DN304")
+    assert len(got) == 1 and got[0].severity is Severity.WARNING and ":22/tcp" in got[0].message
+
+
+@pytest.mark.parametrize("name", ["a_default", "g_two_networks", "d_icc_false", "e_internal", "m_nat_unprotected"])
+def test_dn304_docker28_isolated_hosts_are_clean(name):
+    assert findings(DOCKER28 / f"{name}.txt", "DN304") == []
+
+
 # --------------------------------------------------------------------------- DN305
 
 
@@ -107,6 +137,18 @@ def test_dn305_deliberate_ip_masq_false_is_information(tmp_path):
     p.write_text(text)
     got = findings(p, "DN305")
     assert got and all(f.severity is Severity.INFO and "deliberate" in f.message for f in got)
+
+
+def test_dn305_docker28_routed_gateway_mode_is_deliberate():
+    # routed: outside saw the container's own address (no masquerade), as asked for
+    egress = [p for p in json.loads((DOCKER28 / "l_routed.probes.json").read_text())
+              if p["note"] == "egress to outside"]
+    assert egress and all(p["reached"] and p["seen_src"] == "172.18.0.3" for p in egress)
+    got = findings(DOCKER28 / "l_routed.txt", "DN305")
+    assert len(got) == 1
+    assert got[0].severity is Severity.INFO and "gateway mode is routed" in got[0].message
+    assert findings(DOCKER28 / "m_nat_unprotected.txt", "DN305") == []
+    assert findings(DOCKER28 / "a_default.txt", "DN305") == []
 
 
 # --------------------------------------------------------------------------- DN306

@@ -22,7 +22,14 @@ ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "fixtures" / "seed"
 DOCKER = ROOT / "fixtures" / "docker"
 CODES = ["DN201", "DN202", "DN203", "DN204", "DN301", "DN302", "DN303"]
+DOCKER28 = ROOT / "fixtures" / "docker-v28"  # the same scenarios (and more) under dockerd 28.5
 SCENARIOS = sorted(p.name[: -len(".probes.json")] for p in DOCKER.glob("*.probes.json"))
+SCENARIOS_V28 = sorted(f"docker-v28/{p.name[: -len('.probes.json')]}" for p in DOCKER28.glob("*.probes.json"))
+
+
+def _base(scenario: str) -> Path:
+    """A scenario of fixtures/docker by name, or of another capture directory as DIR/NAME."""
+    return ROOT / "fixtures" / scenario if "/" in scenario else DOCKER / scenario
 
 
 @lru_cache(maxsize=None)
@@ -62,7 +69,7 @@ def _proto_port(rule):
 
 
 def _probes(scenario: str):
-    return json.loads((DOCKER / f"{scenario}.probes.json").read_text())
+    return json.loads(_base(scenario).with_suffix(".probes.json").read_text())
 
 
 def _host_address(scenario: str) -> str:
@@ -165,7 +172,7 @@ def _expected_dn301(scenario):
 
 def _expected_dn302(scenario):
     """DOCKER-USER DROP rules that the probes show did not stop outside traffic to the published port."""
-    dump = _dump(DOCKER / f"{scenario}.txt")
+    dump = _dump(_base(scenario).with_suffix(".txt"))
     host = _host_address(scenario)
     reached = {p["proto"] for p in _probes(scenario) if p["from"] == "outside" and p["to"] == host
                and p["port"] == 8080 and p["reached"]}
@@ -193,9 +200,9 @@ def _forwarding_works(scenario):
                for p in _probes(scenario))
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS)
+@pytest.mark.parametrize("scenario", SCENARIOS + SCENARIOS_V28)
 def test_findings_agree_with_the_kernel(scenario):
-    path = DOCKER / f"{scenario}.txt"
+    path = _base(scenario).with_suffix(".txt")
     dump = _dump(path)
     got = {code: _codes(path, code) for code in CODES}
 
@@ -247,3 +254,20 @@ def test_each_check_is_fast(scenario):
         t = time.perf_counter()
         list(all_checks()[code]().run(ctx))
         assert time.perf_counter() - t < 0.2, code
+
+
+def test_dn203_quiet_on_docker28_ipv6_skeleton(tmp_path):
+    """dockerd 28 writes FORWARD -> DOCKER-USER / DOCKER-FORWARD -> empty chains into ip6tables
+    although no network has IPv6 and IPv6 forwarding stays off: nothing there decides anything,
+    so forwarding being off loses nothing. One real IPv6 rule behind the jumps brings DN203 back."""
+    path = DOCKER28 / "a_default.txt"
+    text = path.read_text()
+    assert "net.ipv6.conf.all.forwarding = 0" in text
+    assert _codes(path, "DN203") == []
+    six = text.index("### ip6tables-save")
+    at = text.index("-A DOCKER-FORWARD -j DOCKER-BRIDGE", six)
+    at = text.index("\n", at) + 1
+    p = tmp_path / "v6rule.txt"
+    p.write_text(text[:at] + "[0:0] -A DOCKER-BRIDGE -o br-x -j DROP\n" + text[at:])
+    found = _codes(p, "DN203")
+    assert len(found) == 1 and "IPv6" in found[0].message

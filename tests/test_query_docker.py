@@ -1,8 +1,14 @@
-"""dnlint query against what a real dockerd and the kernel did (fixtures/docker, captured in namespaces).
+"""dnlint query against what a real dockerd and the kernel did (captured in namespaces).
 
 Every probe recorded by tests/oracle/capture_docker.py is a case: reached or not, and when
 reached, the source address the server saw (SNAT/MASQUERADE/proxy). `outside` probes came
 from the outside namespace's address 192.0.2.2, so that is the source asked about.
+
+Two sets of captures: fixtures/docker (Debian bookworm's dockerd 20.10) and
+fixtures/docker-v28 (dockerd 28.5, with DOCKER-FORWARD/-CT/-BRIDGE, raw PREROUTING drops
+and the gateway modes `routed` and `nat-unprotected`). A probe dnlint is known to get
+wrong (capture_docker.KNOWN_DISAGREEMENTS, with the reason) is a strict xfail: it fails
+the day dnlint gets it right, so the entry is removed then.
 """
 
 import json
@@ -13,31 +19,39 @@ import pytest
 
 from dnlint.engine.query import engine_for, query
 from dnlint.load import load_dump
+from oracle.capture_docker import dump_dockerd_version, known_disagreement
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCKER = ROOT / "fixtures" / "docker"
+CAPTURES = {"": ROOT / "fixtures" / "docker", "v28-": ROOT / "fixtures" / "docker-v28"}
+DOCKER = CAPTURES[""]
 OUTSIDE_ADDRESS = "192.0.2.2"
 
 
-def _cases():
+def _cases(captures=CAPTURES):
     out = []
-    for f in sorted(DOCKER.glob("*.probes.json")):
-        for i, p in enumerate(json.loads(f.read_text())):
-            out.append(pytest.param(f.name.replace(".probes.json", ""), p,
-                                    id=f"{f.name.split('.')[0]}-{i}-{p['from']}-{p['to']}:{p['port']}/{p['proto']}"))
+    for prefix, d in captures.items():
+        for f in sorted(d.glob("*.probes.json")):
+            scenario = f.name.replace(".probes.json", "")
+            version = dump_dockerd_version((d / f"{scenario}.txt").read_text())
+            for i, p in enumerate(json.loads(f.read_text())):
+                reason = known_disagreement(version, scenario, p)
+                marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
+                out.append(pytest.param(d.name, scenario, p, marks=marks,
+                                        id=f"{prefix}{scenario}-{i}-{p['from']}-{p['to']}:{p['port']}/{p['proto']}"))
     return out
 
 
 @lru_cache(maxsize=None)
-def _engine(scenario: str):
-    return engine_for(load_dump(DOCKER / f"{scenario}.txt"))
+def _engine(captures: str, scenario: str):
+    return engine_for(load_dump(ROOT / "fixtures" / captures / f"{scenario}.txt"))
 
 
-@pytest.mark.parametrize("scenario, probe", _cases())
-def test_query_agrees_with_the_kernel(scenario, probe):
+@pytest.mark.parametrize("captures, scenario, probe", _cases())
+def test_query_agrees_with_the_kernel(captures, scenario, probe):
     src = OUTSIDE_ADDRESS if probe["from"] == "outside" else probe["from"]
-    answer = query(_engine(scenario), src, probe["to"], probe["port"], probe["proto"])
-    where = f"{scenario}: {probe['from']} -> {probe['to']}:{probe['port']}/{probe['proto']} ({probe.get('note')})"
+    answer = query(_engine(captures, scenario), src, probe["to"], probe["port"], probe["proto"])
+    where = (f"{captures}/{scenario}: {probe['from']} -> {probe['to']}:{probe['port']}/{probe['proto']} "
+             f"({probe.get('note')})")
     assert answer.reachable is probe["reached"], f"{where}: kernel {probe['reached']}, dnlint {answer.as_dict()}"
     if probe["reached"]:
         assert answer.delivered["seen_src"] == probe["seen_src"], where
@@ -50,6 +64,21 @@ def test_query_agrees_with_the_kernel(scenario, probe):
 
 
 def test_every_scenario_has_probes():
-    scenarios = {c.values[0] for c in _cases()}
+    scenarios = {c.values[1] for c in _cases({"": DOCKER})}
     assert len(scenarios) >= 9
-    assert len(_cases()) >= 150
+    assert len(_cases({"": DOCKER})) >= 150
+
+
+def test_every_docker28_scenario_was_captured():
+    """fixtures/docker-v28 holds every scenario, the Docker 28 only ones included."""
+    from oracle.capture_docker import SCENARIOS
+
+    v28 = CAPTURES["v28-"]
+    assert {s.name for s in SCENARIOS} == {f.name.replace(".probes.json", "") for f in v28.glob("*.probes.json")}
+    assert all((v28 / f"{s.name}.txt").exists() for s in SCENARIOS)
+    readme = (v28 / "README.md").read_text()
+    assert "(Docker 28.5.2" in readme.splitlines()[2]  # the dockerd version, stated
+    for s in SCENARIOS:
+        assert f"### {s.name}:" in readme
+        head = (v28 / f"{s.name}.txt").read_text().splitlines()[:12]
+        assert any(ln.startswith("# dockerd: Docker version 28.") for ln in head), s.name

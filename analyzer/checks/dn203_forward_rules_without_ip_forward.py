@@ -15,7 +15,9 @@ class ForwardRulesWithoutIpForward(Check):
     `net.ipv6.conf.all.forwarding`). When forwarding is off for a family, no interface turns it
     back on, and that family's FORWARD chains (filter, mangle, security, Docker's chains) hold
     rules, it reports at the sysctl line. Without a forwarding sysctl in the dump it says
-    nothing.
+    nothing; nor when every rule FORWARD reaches (following its jumps) only jumps on or
+    returns, deciding nothing: the skeleton Docker 27+ writes into ip6tables on a host
+    without IPv6 networks (FORWARD -> DOCKER-USER, DOCKER-FORWARD -> empty chains).
 
     ## Why is this bad?
     With forwarding off the kernel drops every packet it would have to route before FORWARD:
@@ -58,12 +60,14 @@ class ForwardRulesWithoutIpForward(Check):
                 continue  # some interface still forwards: its packets meet FORWARD
             tables = ctx.tables(fam) if fam in ctx.families() else {}
             counts = []
+            acting = False
             for tname in ("mangle", "filter", "security"):
                 t = tables.get(tname)
                 chain = t.chain("FORWARD") if t else None
                 if chain is not None and chain.rules:
                     counts.append(f"{len(chain.rules)} in {tname} FORWARD")
-            if not counts:
+                    acting = acting or _acts(t, chain)
+            if not counts or not acting:
                 continue
             docker = sorted({c.name for c in (tables.get("filter").chains if tables.get("filter") else ())
                              if c.name.startswith("DOCKER") and c.rules})
@@ -81,3 +85,24 @@ class ForwardRulesWithoutIpForward(Check):
                 fix=(f"Enable forwarding (`sysctl -w {keys[0]}=1`, persisted in /etc/sysctl.d) if the host routes, "
                      "or remove the FORWARD rules."),
             )
+
+
+def _acts(table, chain) -> bool:
+    """Does a rule reachable from ``chain`` (through jumps and gotos) do anything but jump on,
+    return or count? A FORWARD made only of such rules decides nothing, forwarding or not."""
+    seen, todo = set(), [chain]
+    while todo:
+        c = todo.pop()
+        if c.name in seen:
+            continue
+        seen.add(c.name)
+        for r in c.rules:
+            t = r.target
+            if t is None or t.name == "RETURN":
+                continue
+            sub = table.chain(t.name)
+            if sub is not None and not sub.builtin:
+                todo.append(sub)
+                continue
+            return True
+    return False

@@ -1,6 +1,7 @@
 from ..ir import Severity
-from ._docker_inventory import (accepting_step, ask, bridge_networks, container_space, endpoint_space, step_span,
-                                table_first_line, where)
+from ..model.intervals import ip_int
+from ._docker_inventory import (accepting_step, ask, ask_exists, bridge_networks, container_space, endpoint_space,
+                                step_span, table_first_line, where)
 from ._kernel_docker import flow_text
 from .base import Check
 
@@ -41,6 +42,11 @@ class NetworksNotIsolated(Check):
     DOCKER-ISOLATION chains, or drop traffic between the bridges yourself early in FORWARD
     (`-A DOCKER-USER -i br-a -o br-b -j DROP` for each pair). Connect a container to both
     networks when two services really must talk.
+
+    A network whose IPv4 gateway mode is `routed` (Docker 28) publishes a container's port on
+    the container's own address, open to every network that can route to it: Docker's
+    isolation chains let other networks through to those ports on purpose. When only such
+    published ports are reachable, the finding is information, saying so.
     """
 
     code = "DN304"
@@ -72,6 +78,19 @@ class NetworksNotIsolated(Check):
                                  src_set=spaces[a.name], dst_set=held)
                     if better.reachable == ans.reachable:
                         ans = better
+                deliberate = ""
+                published = _routed_published(ctx, b)
+                if published and ans.reachable:
+                    leak = ask_exists(eng, f"network:{a.name}", spaces[b.name], None, "tcp",
+                                      lambda final, pub=published: (final["dst"], final["dport"]) not in pub,
+                                      src_set=spaces[a.name], label=f"network:{a.name}")
+                    if leak is None:
+                        ports = ", ".join(sorted({f"{p}/tcp" for _ip, p in published}))
+                        deliberate = (f" — deliberate: only ports published on network {b.name} ({ports}) are "
+                                      f"reached, and its gateway mode is routed, so Docker opens them to every "
+                                      "network that routes to them")
+                    else:
+                        ans = leak
                 step = accepting_step(ans, "filter")
                 span = step_span(ctx, step) or table_first_line(ctx, 4, "filter") or b.span or a.span
                 through = f"through {where(step)}" if step else "(no filter rule stops it)"
@@ -82,10 +101,26 @@ class NetworksNotIsolated(Check):
                        f"{w.get('dst', '?')}:{w.get('dport', '?')}/tcp")
                 if ans.reachable is None and ans.approximated:
                     msg += f" (depends on approximated matches: {', '.join(ans.approximated[:3])})"
+                msg += deliberate
                 yield self.finding(
-                    msg, span,
+                    msg, span, severity=Severity.INFO if deliberate else None,
                     fix=(f"Drop {a.bridge} -> {b.bridge} in FORWARD before it is accepted, e.g. "
                          f"`iptables -I DOCKER-USER -i {a.bridge} -o {b.bridge} -j DROP`, or let Docker write its "
                          "isolation chains (--iptables=true)."),
                     flow=flow_text(ans, f"network:{a.name}"),
                 )
+
+
+def _routed_published(ctx, net) -> set[tuple[int, int]]:
+    """(container address, port) of the TCP ports published on ``net`` when its IPv4 gateway
+    mode is ``routed`` (there, -p opens the container port itself; IPv6 bindings aside)."""
+    if (net.option("com.docker.network.bridge.gateway_mode_ipv4") or "").lower() != "routed":
+        return set()
+    out = set()
+    for c in ctx.dump.facts.docker_containers:
+        ips = [v for e in c.endpoints if e.network == net.name and e.ipv4
+               and (v := ip_int(e.ipv4.split("/")[0])) is not None]
+        for b in c.ports:
+            if b.proto == "tcp" and ":" not in (b.host_ip or ""):
+                out.update((ip, b.container_port) for ip in ips)
+    return out

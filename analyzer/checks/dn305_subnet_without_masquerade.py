@@ -16,7 +16,9 @@ class SubnetWithoutMasquerade(Check):
     source still in the container subnet (nat POSTROUTING has no MASQUERADE/SNAT for it).
     A network that is `--internal`, or whose daemon runs with `--ip-masq=false` (or network
     option `com.docker.network.bridge.enable_ip_masquerade=false`), is still reported when
-    its traffic leaves un-NATed, as information, saying that this was asked for.
+    its traffic leaves un-NATed, as information, saying that this was asked for; so is one
+    whose IPv4 gateway mode (Docker 28, `com.docker.network.bridge.gateway_mode_ipv4`) is
+    `routed` or `isolated`: Docker then writes no MASQUERADE on purpose.
 
     ## Why is this bad?
     The upstream router does not know the container subnet: the packets leave, the answers
@@ -77,6 +79,10 @@ class SubnetWithoutMasquerade(Check):
             if ((n.option("com.docker.network.bridge.enable_ip_masquerade") or "").lower() == "false"
                     and dockerd.get("--iptables") is not False):  # --iptables=false sets it on docker0 itself
                 deliberate.append("the network sets com.docker.network.bridge.enable_ip_masquerade=false")
+            mode = (n.option("com.docker.network.bridge.gateway_mode_ipv4") or "").lower()
+            if mode in ("routed", "isolated"):
+                deliberate.append(f"the network's gateway mode is {mode} (com.docker.network.bridge."
+                                  f"gateway_mode_ipv4={mode}: no NAT, the subnet is meant to be routed)")
             why = ""
             if not deliberate and dockerd.get("--iptables") is False:
                 why = " (dockerd runs with --iptables=false, so it writes no NAT rules)"

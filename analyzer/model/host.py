@@ -281,8 +281,29 @@ class HostModel:
                     return ls
         return None
 
+    def proxy_serves_family(self, p: Proxy) -> bool:
+        """Whether docker-proxy ``p``'s socket takes packets of this model's family.
+
+        A proxy on an IPv4 host address takes IPv4 only. One on an IPv6 address, ``::``
+        included, takes IPv6 only: Docker sets IPV6_V6ONLY on it (docker-proxy's own socket
+        in 20.10, dockerd's -use-listen-fd socket in 28; `-p [::]:8081:80` refuses IPv4 on
+        both), so IPv4 to that port is refused unless a 0.0.0.0 binding exists too. The
+        ss section, when it shows the proxy's socket, says so itself (``[::]`` vs ``*``).
+        """
+        v6 = ":" in (p.host_ip or "")
+        if self.family == 6:
+            return v6 or p.host_ip in ("", "*")
+        if not v6:
+            return True
+        for ls in self.listeners:
+            if p.pid is not None and ls.pid == p.pid and ls.family == 6 and ls.port == p.host_port:
+                return ls.address in ("::", "*") and ls.v6only is False
+        return False
+
     def proxy_for(self, proto: str, addr: int, port: int) -> Proxy | None:
         for p in self.proxies:
+            if not self.proxy_serves_family(p):
+                continue
             if p.proto == proto and p.host_port == port:
                 hip = ip_int(p.host_ip) if p.host_ip not in ("0.0.0.0", "::", "") else None
                 if hip is None or hip == addr:

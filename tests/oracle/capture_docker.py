@@ -2,6 +2,11 @@
 
     python -m tests.oracle.capture_docker fixtures/docker            # every scenario
     python -m tests.oracle.capture_docker fixtures/docker c_no_proxy_no_localnet
+    DNLINT_DOCKERD_DIR=/tmp/sid/x/usr/sbin:/tmp/sid/x/usr/bin \
+        python -m tests.oracle.capture_docker fixtures/docker-v28   # another dockerd build
+
+Scenarios with a ``min_version`` (e.g. Docker 28's gateway modes) run only when the
+dockerd that would be started (DNLINT_DOCKERD_DIR first, see dockerhost.py) is that new.
 
 For each scenario a real dockerd runs in a fresh network namespace (see dockerhost.py),
 containers are created, listeners (the host's python inside each container's namespace,
@@ -26,10 +31,12 @@ from typing import Callable
 
 try:
     from tests.netns import Lab, netns_unavailable
-    from tests.oracle.dockerhost import HOST_IP, OUTSIDE_IP, UPLINK, DockerHost, docker_unavailable
+    from tests.oracle.dockerhost import (HOST_IP, OUTSIDE_IP, UPLINK, DockerHost, docker_unavailable,
+                                         dockerd_binary, installed_dockerd_version, version_tuple)
 except ImportError:  # run from tests/ as rootdir (pytest's prepend import mode)
     from netns import Lab, netns_unavailable  # type: ignore
-    from oracle.dockerhost import HOST_IP, OUTSIDE_IP, UPLINK, DockerHost, docker_unavailable  # type: ignore
+    from oracle.dockerhost import (HOST_IP, OUTSIDE_IP, UPLINK, DockerHost, docker_unavailable,  # type: ignore
+                                   dockerd_binary, installed_dockerd_version, version_tuple)
 
 HOST_PORT = 9090  # a service of the host itself
 OUT_PORT = 9000  # a service beyond the uplink
@@ -53,6 +60,10 @@ class Scenario:
     probes: Callable[[DockerHost, dict], list[Probe]]
     description: str = ""
     notes: list[str] = field(default_factory=list)
+    min_version: tuple[int, ...] = ()  # the oldest dockerd that has what the scenario uses
+
+    def supported(self, version: tuple[int, ...]) -> bool:
+        return not self.min_version or (bool(version) and version >= self.min_version)
 
 
 # --------------------------------------------------------------------------- setups
@@ -127,8 +138,20 @@ def _setup_internal(dh: DockerHost) -> dict:
     dh.docker("network", "create", "--internal", "inet")
     web = dh.run_container("web", network="inet", publish=("8080:80",))
     client = dh.run_container("client", network="inet")
+    # Docker >= 25 gives an internal network's endpoints no gateway (no default route in the
+    # container); the bridge still holds the network's gateway address
+    gw = web.gateways.get("inet") or _network_gateway(dh, "inet")
     return {"web": web.ips["inet"], "client": client.ips["inet"],
-            "gw": web.gateways.get("inet"), "bridge": dh.network_bridge("inet")}
+            "gw": gw, "bridge": dh.network_bridge("inet")}
+
+
+def _network_gateway(dh: DockerHost, network: str) -> str | None:
+    info = json.loads(dh.docker("network", "inspect", network).stdout)[0]
+    for cfg in (info.get("IPAM") or {}).get("Config") or []:
+        gw = cfg.get("Gateway") or ""
+        if gw and ":" not in gw:
+            return gw
+    return None
 
 
 def _probes_internal(dh, a):
@@ -240,6 +263,49 @@ def _probes_input_drop(dh, a):
     ]
 
 
+# Docker 28 gateway modes (moby#48594, #48596): `routed` publishes the container port on
+# the container's own address (no NAT, no masquerade), `nat-unprotected` NATs but lets
+# anyone who can route to the container reach every port of it.
+GW_MODE = "com.docker.network.bridge.gateway_mode_ipv4"
+
+
+def _gw_mode_setup(mode: str):
+    def setup(dh: DockerHost) -> dict:
+        dh.docker("network", "create", "-o", f"{GW_MODE}={mode}", "net1")
+        web = dh.run_container("web", network="net1", publish=("8080:80", "8080:80/udp"))
+        client = dh.run_container("client", network="net1")
+        other = dh.run_container("other")  # on the default bridge (docker0, gateway mode nat)
+        return {"web": web.ips["net1"], "client": client.ips["net1"], "other": other.ips["bridge"],
+                "gw": web.gateways["net1"], "bridge": dh.network_bridge("net1")}
+    return setup
+
+
+def _probes_gw_mode(dh, a):
+    w, c, gw = a["web"], a["client"], a["gw"]
+    return [
+        Probe("outside", w, 80, "tcp", "outside direct to the published container port"),
+        Probe("outside", w, 80, "udp", "outside direct to the published container port"),
+        Probe("outside", c, 80, "tcp", "outside direct to a container port that is not published"),
+        Probe("outside", c, 80, "udp", "outside direct to a container port that is not published"),
+        Probe("outside", HOST_IP, 8080, "tcp", "outside to the host port of -p 8080:80"),
+        Probe("outside", HOST_IP, 8080, "udp", "outside to the host port of -p 8080:80"),
+        Probe("outside", HOST_IP, HOST_PORT, "tcp", "outside to a host service"),
+        Probe("host", w, 80, "tcp", "host to the container directly"),
+        Probe("host", c, 80, "tcp", "host to the unpublished container directly"),
+        Probe("host", "127.0.0.1", 8080, "tcp", "host to loopback:8080"),
+        Probe("host", HOST_IP, 8080, "tcp", "host to its uplink address:8080"),
+        Probe("container:client", w, 80, "tcp", "same network, direct"),
+        Probe("container:client", HOST_IP, 8080, "tcp", "container to the host address:8080"),
+        Probe("container:client", gw, 8080, "tcp", "container to its gateway:8080"),
+        Probe("container:client", OUTSIDE_IP, OUT_PORT, "tcp", "egress to outside"),
+        Probe("container:client", OUTSIDE_IP, OUT_PORT, "udp", "egress to outside"),
+        Probe("container:client", HOST_IP, HOST_PORT, "tcp", "container to a host service"),
+        Probe("container:other", w, 80, "tcp", "a container of the default bridge to the published port, by IP"),
+        Probe("container:other", c, 80, "tcp", "a container of the default bridge to an unpublished port, by IP"),
+        Probe("container:other", HOST_IP, 8080, "tcp", "a container of the default bridge to the host address:8080"),
+    ]
+
+
 SCENARIOS: list[Scenario] = [
     Scenario("a_default", "default flags, one user network, 8080->80 tcp+udp on 0.0.0.0", [],
              _web_client("net1"), _published_probes),
@@ -269,7 +335,54 @@ SCENARIOS: list[Scenario] = [
              ["--iptables=false"], _web_client("net1"), _published_probes),
     Scenario("k_no_iptables_no_proxy", "--iptables=false --userland-proxy=false, as a (the seed's case 6)",
              ["--iptables=false", "--userland-proxy=false"], _web_client("net1"), _published_probes),
+    Scenario("l_routed", "Docker 28 gateway mode `routed` (no NAT): web -p 8080:80 tcp+udp, client publishes nothing, other on docker0",
+             [], _gw_mode_setup("routed"), _probes_gw_mode, min_version=(28,),
+             notes=[f"docker network create -o {GW_MODE}=routed net1"]),
+    Scenario("m_nat_unprotected", "Docker 28 gateway mode `nat-unprotected`: web -p 8080:80 tcp+udp, client publishes nothing, other on docker0",
+             [], _gw_mode_setup("nat-unprotected"), _probes_gw_mode, min_version=(28,),
+             notes=[f"docker network create -o {GW_MODE}=nat-unprotected net1"]),
 ]
+
+
+def supported_scenarios(version: tuple[int, ...] | None = None) -> list[Scenario]:
+    """The scenarios the dockerd that would be started can run (all of them when its
+    version is unknown and no scenario needs a newer one)."""
+    version = installed_dockerd_version() if version is None else version
+    return [s for s in SCENARIOS if s.supported(version)]
+
+
+# --------------------------------------------------------------------------- known disagreements
+
+# Probes that dnlint answers differently from the kernel, with the root cause. The static
+# replays (tests/test_query_docker.py, tests/test_oracle_docker.py) run them as strict
+# xfails, so fixing dnlint makes them fail and the entry goes; the live oracle reports them
+# apart. Key: (oldest dockerd version it applies to, scenario, from, port, proto, note).
+KNOWN_DISAGREEMENTS: dict[tuple[tuple[int, ...], str, str, int, str, str], str] = {
+    ((25,), "e_internal", "container:client", HOST_PORT, "tcp", "internal container to a host service"):
+        "since Docker 25 (moby#46603) a container whose only network is --internal gets no default "
+        "route (its endpoint's Gateway is \"\" in `docker inspect`): connect() to an address off its "
+        "subnet fails in the container with ENETUNREACH, before the host sees a packet. dnlint sends "
+        "it to the gateway (as Docker 20.10 did) and delivers it to the host's service. Needs the "
+        "endpoint's Gateway in the IR (analyzer/parse/facts/docker.py) and a container with no "
+        "gateway answered NO_ROUTE off its subnets (analyzer/engine/query.py resolve_origin).",
+}
+
+
+def dump_dockerd_version(dump: str) -> tuple[int, ...]:
+    """The dockerd version a host dump's header names (`# dockerd: Docker version 28.5.2...`)."""
+    for line in dump.splitlines()[:40]:
+        if line.startswith("# dockerd:"):
+            return version_tuple(line.split(":", 1)[1])
+    return ()
+
+
+def known_disagreement(version: tuple[int, ...], scenario: str, probe: dict) -> str | None:
+    """Why dnlint is known to disagree with the kernel on a probe of a dockerd of ``version``, or None."""
+    for (since, name, frm, port, proto, note), reason in KNOWN_DISAGREEMENTS.items():
+        if (name, frm, port, proto, note) == (scenario, probe["from"], probe["port"], probe["proto"],
+                                              probe.get("note")) and version and version >= since:
+            return reason
+    return None
 
 
 # --------------------------------------------------------------------------- running
@@ -350,7 +463,7 @@ Each scenario ran a real `dockerd` (Docker {version}, iptables {iptables}, kerne
 in a fresh network namespace, with containers built from a busybox-only image, and sent
 real TCP/UDP probes. Regenerate (root; takes about 20 s per scenario):
 
-    cd /work/main && .venv/bin/python -m tests.oracle.capture_docker fixtures/docker [SCENARIO...]
+    cd /work/main && {env}.venv/bin/python -m tests.oracle.capture_docker {outdir} [SCENARIO...]
 
 Files per scenario:
 - `<scenario>.txt`: the host dump of the host namespace, written by `dnlint collect`'s
@@ -427,6 +540,49 @@ Observed on the run these files come from; the tables above are the record.
 """
 
 
+FINDINGS_V28 = """
+## What the kernel did (Docker 28, against the 20.10 captures in fixtures/docker)
+
+Observed on the run these files come from; the tables above are the record.
+
+- The rules: FORWARD jumps to DOCKER-USER and DOCKER-FORWARD, which runs DOCKER-CT (per
+  bridge `-o br --ctstate RELATED,ESTABLISHED -j ACCEPT`), DOCKER-ISOLATION-STAGE-1,
+  DOCKER-BRIDGE (per bridge `-o br -j DOCKER`) and then `-i br -j ACCEPT`. Docker 28 also
+  writes this skeleton into ip6tables (even with --iptables=false), although no network has
+  IPv6 and net.ipv6.conf.all.forwarding stays 0.
+- Direct access to containers (gateway mode `nat`, the default): raw PREROUTING drops
+  `-d <container> ! -i <its bridge>` for every container, so a neighbour routing 172.16/12
+  via the host no longer reaches a published container by its address (a, b, c, f, i:
+  timeout; 20.10 delivered). A port published on 127.0.0.1 (f) gets raw drops
+  `-d 127.0.0.1 ! -i lo --dport 8080` too.
+- docker-proxy is started with `-use-listen-fd` (dockerd opens the socket). The socket of a
+  `::` binding is IPv6-only (as in 20.10): IPv4 to a port published only on `::` is refused.
+- --internal (e): since Docker 25 a container whose only network is internal has no default
+  route (its endpoint's Gateway is empty): connect() off its subnet fails at once with
+  ENETUNREACH ("Network is unreachable"), the host's services included; they stay reachable
+  at the bridge's address (172.18.0.1:9090). dnlint still routes it via the gateway: see
+  capture_docker.KNOWN_DISAGREEMENTS.
+- --iptables=false --userland-proxy=false (k): dockerd holds the published TCP port with a
+  listen backlog of 0 (`ss`: Send-Q 0): the first connection completes the handshake and
+  waits in the queue forever, later ones time out (20.10 completed every handshake).
+- Gateway mode `routed` (l): no DNAT and no MASQUERADE for the network. Outside reaches the
+  published container port directly (172.18.0.2:80, tcp and udp, seen src 192.0.2.2), not
+  an unpublished one (filter DOCKER `! -i br -o br -j DROP`); egress leaves with the
+  container's own address (outside saw 172.18.0.3). The IPv4 binding of `-p 8080:80` has no
+  host port and the `::` one is IPv6-only, so 192.0.2.1:8080 and 127.0.0.1:8080 are refused
+  from everywhere. A container of docker0 reaches the published port by IP
+  (DOCKER-ISOLATION-STAGE-1 `-o <routed bridge> -j RETURN`), seen src 172.18.0.1 (docker0's
+  MASQUERADE), but not the unpublished one.
+- Gateway mode `nat-unprotected` (m): published ports work as in NAT mode, but filter DOCKER
+  `! -i br -o br -j ACCEPT` and no raw drops: outside reaches every port of every container
+  of the network by its address (client:80, never published). Other networks stay isolated
+  (docker0 -> 172.18.0.x dropped), and reach the published port through the host address.
+"""
+
+# what the captures of a dockerd of at least this major version showed
+FINDINGS_BY_VERSION = {(20,): FINDINGS, (28,): FINDINGS_V28}
+
+
 def write_readme(outdir: Path) -> None:
     import platform
     import subprocess
@@ -437,10 +593,20 @@ def write_readme(outdir: Path) -> None:
         except Exception:
             return "?"
 
-    parts = [README_HEAD.format(version=first(["dockerd", "--version"]).replace("Docker version ", ""),
+    import os
+
+    dirs = os.environ.get("DNLINT_DOCKERD_DIR", "")
+    version_line = first([dockerd_binary(), "--version"])
+    parts = [README_HEAD.format(version=version_line.replace("Docker version ", ""),
                                 iptables=first(["iptables", "-V"]).replace("iptables ", ""),
-                                kernel=platform.release())]
-    by_name = {s.name: s for s in SCENARIOS}
+                                kernel=platform.release(),
+                                outdir=_rel(outdir),
+                                env=f"DNLINT_DOCKERD_DIR={dirs} " if dirs else "")]
+    if dirs:
+        parts[0] = parts[0].replace("\n## Scenarios\n", (
+            f"\nThe daemon was not the installed one: `DNLINT_DOCKERD_DIR={dirs}` put "
+            f"`{dockerd_binary()}` ({version_line}) and its docker-proxy first on PATH "
+            "(see tests/oracle/dockerhost.py).\n\n## Scenarios\n"))
     for sc in SCENARIOS:
         pj = outdir / f"{sc.name}.probes.json"
         if not pj.exists():
@@ -457,8 +623,18 @@ def write_readme(outdir: Path) -> None:
                 "no (handshake completed)" if p.get("connected") else f"no ({p.get('error') or 'no answer'})")
             parts.append(f"| {p['from']} | {p['to']}:{p['port']} | {p['proto']} | {reached} | "
                          f"{p['delivered_to'] or ''} | {p['seen_src'] or ''} | {p['note']} |\n")
-    parts.append(FINDINGS)
+    major = version_tuple(version_line)[:1]
+    findings = [text for v, text in sorted(FINDINGS_BY_VERSION.items()) if major and major >= v]
+    if findings:
+        parts.append(findings[-1])
     (outdir / "README.md").write_text("".join(parts))
+
+
+def _rel(outdir: Path) -> str:
+    try:
+        return str(Path(outdir).resolve().relative_to(Path(__file__).resolve().parents[2]))
+    except ValueError:
+        return str(outdir)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -477,6 +653,13 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"unknown scenarios: {sorted(unknown)}; have {[s.name for s in SCENARIOS]}", file=sys.stderr)
         return 2
+    version = installed_dockerd_version()
+    too_new = [s for s in todo if not s.supported(version)]
+    for sc in too_new:
+        print(f"skipping {sc.name}: needs dockerd >= {'.'.join(map(str, sc.min_version))}, "
+              f"{dockerd_binary()} is {'.'.join(map(str, version)) or 'of an unknown version'}",
+              file=sys.stderr)
+    todo = [s for s in todo if s not in too_new]
     failed = []
     for sc in todo:
         print(f"== {sc.name}: {sc.title}", flush=True)

@@ -91,9 +91,10 @@ def docker_unavailable() -> str | None:
 def docker_cli() -> str:
     """The CLI that came with the daemon (same API version).
 
-    DNLINT_DOCKER_CLI when set; with DNLINT_DOCKERD_DIR, ``docker`` from that PATH (the
-    other build's own CLI when it ships one, else the newest one on PATH); otherwise
-    /usr/bin/docker (Debian's, shipped with the installed dockerd).
+    DNLINT_DOCKER_CLI when set; with DNLINT_DOCKERD_DIR, the first ``docker`` on that PATH
+    (the other build's own CLI when its directory has one, else e.g. /usr/local/bin/docker,
+    a 28.x client, rather than Debian's 20.10 /usr/bin/docker); otherwise /usr/bin/docker
+    (shipped with the installed dockerd).
     """
     explicit = os.environ.get("DNLINT_DOCKER_CLI")
     if explicit:
