@@ -339,6 +339,10 @@ class DockerEndpoint:
     ipv6: str | None = None
     mac: str | None = None
     aliases: tuple[str, ...] = ()
+    # the container's gateway on this network per `docker inspect` ("" : none, as for a
+    # container on an --internal network since Docker 25; None: the dump does not say)
+    gateway: str | None = None
+    gateway6: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

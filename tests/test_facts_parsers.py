@@ -499,6 +499,8 @@ def test_docker_inspect_containers():
     eps = {e.network: e for e in web.endpoints}
     assert eps["appnet"].ipv4 == "172.18.0.2/16" and "www" in eps["appnet"].aliases
     assert eps["backend"].ipv4 == "10.99.0.2/24"
+    assert eps["appnet"].gateway == "172.18.0.1" and eps["backend"].gateway == "10.99.0.1"
+    assert eps["appnet"].gateway6 == ""  # the field says: no IPv6 gateway
     assert c["plain"].network_mode == "default" and c["plain"].endpoints[0].network == "bridge"
     assert c["db"].ports == ()
     assert c["web"].span.line == 2 and c["db"].span.line == 252

@@ -82,3 +82,14 @@ def test_every_docker28_scenario_was_captured():
         assert f"### {s.name}:" in readme
         head = (v28 / f"{s.name}.txt").read_text().splitlines()[:12]
         assert any(ln.startswith("# dockerd: Docker version 28.") for ln in head), s.name
+
+
+def test_a_container_without_a_gateway_cannot_send_off_its_subnets():
+    """Docker 25+: a container only on an --internal network has no default route (Gateway ""
+    in docker inspect); 20.10 gave it one through the bridge, and the host then decided."""
+    v28 = _engine("docker-v28", "e_internal")
+    a = query(v28, "container:client", "192.0.2.1", 9090, "tcp")
+    assert a.reachable is False and a.verdict == "NO_ROUTE" and "no gateway" in a.blocked_by["reason"]
+    assert query(v28, "container:client", "container:web", 80, "tcp").reachable is True  # its own subnet
+    old = _engine("docker", "e_internal")
+    assert query(old, "container:client", "192.0.2.1", 9090, "tcp").verdict != "NO_ROUTE"

@@ -33,6 +33,7 @@ class Origin:
     iface: str | None
     src: IntervalSet | None  # None: chosen by the host's routing (local origin)
     text: str
+    no_route: str | None = None  # why the sender has no route to the destination (it sends nothing)
 
 
 @dataclass
@@ -112,7 +113,18 @@ def resolve_origin(host: HostModel, text: str, dst: IntervalSet) -> Origin:
                     if any(lo <= dst_point <= hi for lo, hi in subnets):
                         ep = e
                         break
-            ep = ep or eps[0]
+            if ep is None and dst_point is not None and all(e.has_gateway is False for e in eps):
+                # no default route in the container (an --internal network since Docker 25):
+                # connect() fails with ENETUNREACH before the host sees a packet
+                e = eps[0]
+                nets = ", ".join(sorted({x.network for x in eps}))
+                return Origin("bridged", e.bridge, IntervalSet.point(e.ip), text,
+                              no_route=f"container {name} has no route to this address: it has no gateway "
+                                       f"(docker inspect: Gateway \"\" on {nets}), so only its own "
+                                       f"subnets are reachable and the connection fails in the container "
+                                       f"(network unreachable) before the host sees a packet")
+            if ep is None:  # off its subnets: out through the network with the default route
+                ep = next((e for e in eps if e.has_gateway is not False), eps[0])
             src = IntervalSet.point(ep.ip)
             network = ep.network
         else:
@@ -271,12 +283,26 @@ def query(eng: Engine, src: str, dst: str, port: int | None = None, proto: str =
         proto = "icmpv6"
     if proto not in ("tcp", "udp", "icmp", "icmpv6", "sctp"):
         raise EndpointError(f"unknown protocol {proto!r} (tcp, udp, icmp or all)")
-    result = search(eng, origin, dst_set, port, proto, sport)
-    answer = _assemble(eng, origin, result, proto)
+    if origin.no_route is not None:
+        answer = _sender_has_no_route(host, origin, dst_set, port, proto, sport)
+    else:
+        result = search(eng, origin, dst_set, port, proto, sport)
+        answer = _assemble(eng, origin, result, proto)
     answer.query = {"from": src, "to": dst, "port": port, "proto": proto}
     static = host.assumptions[:host.static_assumptions]
     answer.assumptions = _dedupe(static + host.query_log + answer.assumptions)
     return answer
+
+
+def _sender_has_no_route(host: HostModel, origin: Origin, dst: IntervalSet, port: int | None, proto: str,
+                         sport: int | None) -> Answer:
+    fam = host.family
+    witness = {"src": ip_str(origin.src.min(), fam), "dst": ip_str(dst.min(), fam), "proto": proto,
+               "sport": sport if sport is not None else (40000 if proto in ("tcp", "udp", "sctp") else None),
+               "dport": port if proto in ("tcp", "udp", "sctp") else None,
+               "in_iface": None, "out_iface": None}
+    return Answer(False, "NO_ROUTE", witness, blocked_by={"table": None, "chain": None, "index": None,
+                                                          "line": None, "reason": origin.no_route})
 
 
 def _dedupe(items: list[str]) -> list[str]:

@@ -57,6 +57,7 @@ class Endpoint:
     network: str
     ip: int
     bridge: str | None
+    has_gateway: bool | None = None  # False: the container has no default route through this network
 
 
 @dataclass
@@ -369,10 +370,15 @@ def build_host(dump: HostDump, family: int = 4) -> HostModel:
     for c in dump.facts.docker_containers:
         for e in c.endpoints:
             addr = e.ipv4 if family == 4 else e.ipv6
+            gw = e.gateway if family == 4 else e.gateway6
+            has_gw = None if gw is None else gw != ""
             if addr and (v := ip_int(addr.split("/")[0])) is not None:
-                if not any(x.ip == v and x.container == c.name for x in endpoints):
+                same = [x for x in endpoints if x.ip == v and x.container == c.name]
+                for x in same:
+                    x.has_gateway = has_gw
+                if not same:
                     bridge = networks.get(e.network, (None,))[0]
-                    endpoints.append(Endpoint(c.name, e.network, v, bridge))
+                    endpoints.append(Endpoint(c.name, e.network, v, bridge, has_gw))
     for name in list(ifaces):
         if name == "docker0" or name.startswith("br-"):
             bridges.add(name)

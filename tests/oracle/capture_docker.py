@@ -358,13 +358,6 @@ def supported_scenarios(version: tuple[int, ...] | None = None) -> list[Scenario
 # xfails, so fixing dnlint makes them fail and the entry goes; the live oracle reports them
 # apart. Key: (oldest dockerd version it applies to, scenario, from, port, proto, note).
 KNOWN_DISAGREEMENTS: dict[tuple[tuple[int, ...], str, str, int, str, str], str] = {
-    ((25,), "e_internal", "container:client", HOST_PORT, "tcp", "internal container to a host service"):
-        "since Docker 25 (moby#46603) a container whose only network is --internal gets no default "
-        "route (its endpoint's Gateway is \"\" in `docker inspect`): connect() to an address off its "
-        "subnet fails in the container with ENETUNREACH, before the host sees a packet. dnlint sends "
-        "it to the gateway (as Docker 20.10 did) and delivers it to the host's service. Needs the "
-        "endpoint's Gateway in the IR (analyzer/parse/facts/docker.py) and a container with no "
-        "gateway answered NO_ROUTE off its subnets (analyzer/engine/query.py resolve_origin).",
 }
 
 

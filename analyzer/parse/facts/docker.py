@@ -138,6 +138,12 @@ def _network(obj: dict, span) -> DockerNetwork:
                          endpoints=tuple(endpoints))
 
 
+def _gateway(ep: dict, key: str) -> str | None:
+    """An endpoint's gateway: the address, "" when the field says there is none, None when absent."""
+    v = ep.get(key)
+    return v.strip() if isinstance(v, str) else None
+
+
 def _cidr(addr: Any, plen: Any) -> str | None:
     a = _str(addr)
     if not a:
@@ -189,7 +195,8 @@ def _container(obj: dict, span) -> DockerContainer:
             ipv4=_cidr(ep.get("IPAddress"), ep.get("IPPrefixLen")),
             ipv6=_cidr(ep.get("GlobalIPv6Address"), ep.get("GlobalIPv6PrefixLen")),
             mac=_str(ep.get("MacAddress")),
-            aliases=tuple(str(a) for a in _list(ep.get("Aliases")))))
+            aliases=tuple(str(a) for a in _list(ep.get("Aliases"))),
+            gateway=_gateway(ep, "Gateway"), gateway6=_gateway(ep, "IPv6Gateway")))
     if not endpoints and _str(ns.get("IPAddress")):  # Docker < 1.9
         endpoints.append(DockerEndpoint(
             container=name, network="bridge",
