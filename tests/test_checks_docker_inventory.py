@@ -217,6 +217,20 @@ def test_dn401_isolation_holds_on_g_two_networks_and_fails_on_iptables_false():
             if m in f.message} == {"network:bridge -> network:mynet", "network:mynet -> network:bridge"}
 
 
+def test_dn401_isolation_allows_the_published_ports_of_a_routed_network(tmp_path):
+    """Docker 28, gateway mode routed: -p opens the container port to every network that routes
+    to it (the probes: docker0 reached web's published 80, not client's unpublished 80)."""
+    assert evaluate(DOCKER28 / "l_routed.txt", ISOLATED) == []
+    # a rule that lets docker0 reach any port of net1 breaks the promise again
+    text = (DOCKER28 / "l_routed.txt").read_text()
+    jump = "[49:2857] -A FORWARD -j DOCKER-USER\n"
+    assert jump in text
+    p = tmp_path / "leaky.txt"
+    p.write_text(text.replace(jump, jump + "[0:0] -A DOCKER-USER -i docker0 -j ACCEPT\n", 1))
+    got = evaluate(p, ISOLATED)
+    assert any("network:bridge -> network:net1" in f.message and "violated" in f.message for f in got)
+
+
 def test_dn401_expect_reachable_names_the_blocking_rule():
     inv = Invariant("alpha-beta", "container:alpha", "container:beta", "reachable", port=80)
     got = evaluate(DOCKER / "g_two_networks.txt", inv)

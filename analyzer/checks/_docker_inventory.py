@@ -14,11 +14,11 @@ from ..engine.answer import Answer
 from ..engine.query import (Engine, EndpointError, Origin, _accepted_answer, _assemble, _dedupe, _routed_via,
                             resolve_destination, resolve_origin, search)
 from ..ir import DockerNetwork, Span
-from ..model.intervals import IntervalSet, addr_max, ip_str
+from ..model.intervals import IntervalSet, addr_max, ip_int, ip_str
 from .base import CheckContext
 
 __all__ = ["BridgeNet", "bridge_networks", "container_space", "sender_space", "ask", "ask_exists",
-           "outside_space", "endpoint_space", "accepting_step", "table_first_line", "EndpointError", "ip_str"]
+           "outside_space", "endpoint_space", "routed_published", "accepting_step", "table_first_line", "EndpointError", "ip_str"]
 
 
 @dataclass
@@ -224,3 +224,18 @@ def where(step: dict | None) -> str:
     idx = f" rule #{step['index']}" if step.get("index") else " policy"
     line = f" (line {step['line']})" if step.get("line") else ""
     return f"{step['table']} {step['chain']}{idx}{line}"
+
+
+def routed_published(ctx, net) -> set[tuple[int, int]]:
+    """(container address, port) of the TCP ports published on ``net`` when its IPv4 gateway
+    mode is ``routed`` (there, -p opens the container port itself; IPv6 bindings aside)."""
+    if (net.option("com.docker.network.bridge.gateway_mode_ipv4") or "").lower() != "routed":
+        return set()
+    out = set()
+    for c in ctx.dump.facts.docker_containers:
+        ips = [v for e in c.endpoints if e.network == net.name and e.ipv4
+               and (v := ip_int(e.ipv4.split("/")[0])) is not None]
+        for b in c.ports:
+            if b.proto == "tcp" and ":" not in (b.host_ip or ""):
+                out.update((ip, b.container_port) for ip in ips)
+    return out

@@ -48,4 +48,5 @@ class UnusedChain(Check):
                         continue
                     n = len(c.rules)
                     what = f"its {n} rule{'s' if n != 1 else ''} never see a packet" if n else "it is empty"
-                    yield self.finding(f"chain {c.name} in table {tname} is never jumped or gone to: {what}", c.span)
+                    where = f"table {tname}" + (" (ip6tables)" if fam == 6 else "")
+                    yield self.finding(f"chain {c.name} in {where} is never jumped or gone to: {what}", c.span)

@@ -1,7 +1,6 @@
 from ..ir import Severity
-from ..model.intervals import ip_int
 from ._docker_inventory import (accepting_step, ask, ask_exists, bridge_networks, container_space, endpoint_space,
-                                step_span, table_first_line, where)
+                                routed_published, step_span, table_first_line, where)
 from ._kernel_docker import flow_text
 from .base import Check
 
@@ -79,7 +78,7 @@ class NetworksNotIsolated(Check):
                     if better.reachable == ans.reachable:
                         ans = better
                 deliberate = ""
-                published = _routed_published(ctx, b)
+                published = routed_published(ctx, b)
                 if published and ans.reachable:
                     leak = ask_exists(eng, f"network:{a.name}", spaces[b.name], None, "tcp",
                                       lambda final, pub=published: (final["dst"], final["dport"]) not in pub,
@@ -109,18 +108,3 @@ class NetworksNotIsolated(Check):
                          "isolation chains (--iptables=true)."),
                     flow=flow_text(ans, f"network:{a.name}"),
                 )
-
-
-def _routed_published(ctx, net) -> set[tuple[int, int]]:
-    """(container address, port) of the TCP ports published on ``net`` when its IPv4 gateway
-    mode is ``routed`` (there, -p opens the container port itself; IPv6 bindings aside)."""
-    if (net.option("com.docker.network.bridge.gateway_mode_ipv4") or "").lower() != "routed":
-        return set()
-    out = set()
-    for c in ctx.dump.facts.docker_containers:
-        ips = [v for e in c.endpoints if e.network == net.name and e.ipv4
-               and (v := ip_int(e.ipv4.split("/")[0])) is not None]
-        for b in c.ports:
-            if b.proto == "tcp" and ":" not in (b.host_ip or ""):
-                out.update((ip, b.container_port) for ip in ips)
-    return out

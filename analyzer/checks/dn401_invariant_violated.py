@@ -2,7 +2,8 @@ from collections.abc import Iterator
 
 from ..engine.query import EndpointError
 from ..ir import Severity, Span
-from ._docker_inventory import accepting_step, ask, bridge_networks, container_space, step_span, table_first_line, where
+from ._docker_inventory import (accepting_step, ask, ask_exists, bridge_networks, container_space, routed_published,
+                                step_span, table_first_line, where)
 from ._kernel_docker import flow_text
 from .base import Check, Finding
 
@@ -22,7 +23,10 @@ class InvariantViolated(Check):
     wildcards of the same kind, to the pairs of distinct ones (and `container:*` ->
     `network:*` leaves out the container's own networks). As a destination, a network
     means the addresses its containers may hold (its subnet without the gateway, which is a
-    host address). The engine answers each pair; a finding per violated pair, at the rule
+    host address). With `network:*` as the destination, a network whose IPv4 gateway mode is
+    `routed` (Docker 28) is isolated when only its published ports are reached: there `-p`
+    opens the container port itself to every network that routes to it, by design. The
+    engine answers each pair; a finding per violated pair, at the rule
     that let the packet through (or that blocked it), with the witness flow. When the answer
     depends on approximated matches the invariant could not be proved either way: reported
     as a warning.
@@ -134,6 +138,15 @@ class InvariantViolated(Check):
                     f"(expected {expect})", (self._span(ctx, ans) or fallback), severity=Severity.WARNING,
                     flow=flow_text(ans, src))
                 continue
+            if expect == "unreachable" and ans.reachable and inv.dst == "network:*" and dst_set is not None:
+                published = routed_published(ctx, nets[dst.split(":", 1)[1]])
+                if published:  # Docker's promise leaves the published ports of a routed network open
+                    leak = ask_exists(eng, src, dst_set, inv.port, inv.proto or "tcp",
+                                      lambda final, pub=published: (final["dst"], final["dport"]) not in pub,
+                                      src_set=src_set, label=src)
+                    if leak is None:
+                        continue
+                    ans = leak
             if expect == "unreachable" and ans.reachable:
                 step = accepting_step(ans, "filter")
                 through = f" through {where(step)}" if step else ""
