@@ -14,6 +14,7 @@ from dnlint.cli import app
 from dnlint.ir import Severity
 from dnlint.lint import Invariant, LintConfig, lint_dump
 from dnlint.load import load_dump
+from dnlint.model.intervals import ip_str
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "fixtures" / "seed"
@@ -301,3 +302,36 @@ def test_cli_docker_ruleset_on_iptables_false_reports_them(monkeypatch, tmp_path
     rc, codes = _cli_check(SEED / "iptables-false.txt", monkeypatch, tmp_path)
     assert {"DN304", "DN305", "DN401"} <= codes
     assert rc == 1  # DN401 is an error
+
+
+# --------------------------------------------------------------------------- DN308
+
+
+def _dn308_containers(path: Path) -> set[str]:
+    return {f.message.split()[1] for f in findings(path, "DN308")}
+
+
+@pytest.mark.parametrize("captures", [DOCKER, DOCKER28])
+def test_dn308_follows_the_probes_of_unpublished_ports(captures):
+    """Where the kernel let outside reach a container port nobody published (nat-unprotected on
+    Docker 28, --iptables=false), DN308 names the container; where outside could not reach even
+    the container's address directly, it stays quiet."""
+    for probes_file in sorted(captures.glob("*.probes.json")):
+        scenario = probes_file.name[: -len(".probes.json")]
+        dump = captures / f"{scenario}.txt"
+        got = _dn308_containers(dump)
+        for p in json.loads(probes_file.read_text()):
+            if p["from"] != "outside" or not p["to"].startswith("172.") or p["proto"] != "tcp":
+                continue
+            who = next((e.container for e in CheckContext(load_dump(dump)).engine(4).host.endpoints
+                        if ip_str(e.ip, 4) == p["to"]), None)
+            if "not published" in (p.get("note") or "") and p["reached"]:
+                assert who in got, f"{scenario}: outside reached {p['to']}:{p['port']} (unpublished), no DN308"
+            if not p["reached"]:
+                assert who not in got, f"{scenario}: outside could not reach {p['to']} at all, yet DN308 fired"
+    if captures == DOCKER28:
+        assert _dn308_containers(DOCKER28 / "m_nat_unprotected.txt") == {"client", "web"}
+        assert all(not _dn308_containers(DOCKER28 / f"{s}.txt") for s in ("a_default", "d_icc_false", "l_routed"))
+    else:
+        assert _dn308_containers(DOCKER / "j_no_iptables.txt") == {"client", "web"}
+        assert not _dn308_containers(DOCKER / "a_default.txt")  # FORWARD DROP: only the published port
