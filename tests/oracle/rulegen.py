@@ -11,7 +11,9 @@ Two styles (``case.style``):
   host-IP bound publishes), with or without the userland proxy (``! -d 127.0.0.0/8`` in
   nat OUTPUT, ``--src-type LOCAL`` MASQUERADE, hairpin MASQUERADE), old single
   DOCKER-ISOLATION or the two-stage chains, icc=false, an internal network, DOCKER-USER
-  with random rules, and pieces left out (no ESTABLISHED rule, no MASQUERADE, ...).
+  with random rules, and pieces left out (no ESTABLISHED rule, no MASQUERADE, ...); about a
+  third get Docker 28's filter layout (DOCKER-FORWARD, DOCKER-CT, DOCKER-BRIDGE, DROPs ending
+  DOCKER) and its raw PREROUTING drops of direct access to containers.
 - ``generic``: random user chains (a DAG: jumps and gotos only to later chains, so no
   loops), random rules in every built-in chain of filter and nat, rarely raw and mangle.
 
@@ -331,46 +333,49 @@ class Gen:
         # filter
         policy = r.choice(["DROP", "DROP", "DROP", "ACCEPT"])
         flt.chains["FORWARD"].policy = policy
-        for name in ("DOCKER", "DOCKER-USER"):
-            flt.chain(name)
-        two_stage = self.p(0.75)
-        iso1 = "DOCKER-ISOLATION-STAGE-1" if two_stage else "DOCKER-ISOLATION"
-        flt.chain(iso1)
-        if two_stage:
-            flt.chain("DOCKER-ISOLATION-STAGE-2")
-        fw = flt.chains["FORWARD"].rules
-        if self.p(0.95):
-            fw.append("-j DOCKER-USER")
-        fw.append(f"-j {iso1}")
-        for i in bridges:
-            if self.p(0.9):
-                fw.append(f"-o {b[i]} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
-            fw.append(f"-o {b[i]} -j DOCKER")
-            if i not in internal:
-                fw.append(f"-i {b[i]} ! -o {b[i]} -j ACCEPT")
-            fw.append(f"-i {b[i]} -o {b[i]} -j {'DROP' if i in icc_off else 'ACCEPT'}")
-        for hip, hp, proto, c, cp in pubs:
-            i = CONTAINER_BRIDGE[c]
-            flt.chains["DOCKER"].rules.append(
-                f"-d {CONTAINER_IPS[c]}/32 ! -i {b[i]} -o {b[i]} -p {proto} -m {proto} --dport {cp} -j ACCEPT")
-        iso = flt.chains[iso1].rules
-        for i in bridges:
-            j = 1 - i
-            if i in internal:
-                iso.append(f"! -s {case.subnet(i)} -o {b[i]} -j DROP")
-                iso.append(f"! -d {case.subnet(i)} -i {b[i]} -j DROP")
+        if self.p(0.35):
+            self.docker28_filter(pubs, internal, icc_off)
+        else:
+            for name in ("DOCKER", "DOCKER-USER"):
+                flt.chain(name)
+            two_stage = self.p(0.75)
+            iso1 = "DOCKER-ISOLATION-STAGE-1" if two_stage else "DOCKER-ISOLATION"
+            flt.chain(iso1)
             if two_stage:
-                iso.append(f"-i {b[i]} ! -o {b[i]} -j DOCKER-ISOLATION-STAGE-2")
-                flt.chains["DOCKER-ISOLATION-STAGE-2"].rules.append(f"-o {b[j]} -j DROP")
-            else:
-                iso.append(f"-i {b[i]} -o {b[j]} -j DROP")
-        iso.append("-j RETURN")
-        if two_stage:
-            flt.chains["DOCKER-ISOLATION-STAGE-2"].rules.append("-j RETURN")
-        du = flt.chains["DOCKER-USER"].rules
-        for _ in range(r.choice([0, 0, 1, 2, 3])):
-            du.append(self.docker_user_rule())
-        du.append("-j RETURN")
+                flt.chain("DOCKER-ISOLATION-STAGE-2")
+            fw = flt.chains["FORWARD"].rules
+            if self.p(0.95):
+                fw.append("-j DOCKER-USER")
+            fw.append(f"-j {iso1}")
+            for i in bridges:
+                if self.p(0.9):
+                    fw.append(f"-o {b[i]} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
+                fw.append(f"-o {b[i]} -j DOCKER")
+                if i not in internal:
+                    fw.append(f"-i {b[i]} ! -o {b[i]} -j ACCEPT")
+                fw.append(f"-i {b[i]} -o {b[i]} -j {'DROP' if i in icc_off else 'ACCEPT'}")
+            for hip, hp, proto, c, cp in pubs:
+                i = CONTAINER_BRIDGE[c]
+                flt.chains["DOCKER"].rules.append(
+                    f"-d {CONTAINER_IPS[c]}/32 ! -i {b[i]} -o {b[i]} -p {proto} -m {proto} --dport {cp} -j ACCEPT")
+            iso = flt.chains[iso1].rules
+            for i in bridges:
+                j = 1 - i
+                if i in internal:
+                    iso.append(f"! -s {case.subnet(i)} -o {b[i]} -j DROP")
+                    iso.append(f"! -d {case.subnet(i)} -i {b[i]} -j DROP")
+                if two_stage:
+                    iso.append(f"-i {b[i]} ! -o {b[i]} -j DOCKER-ISOLATION-STAGE-2")
+                    flt.chains["DOCKER-ISOLATION-STAGE-2"].rules.append(f"-o {b[j]} -j DROP")
+                else:
+                    iso.append(f"-i {b[i]} -o {b[j]} -j DROP")
+            iso.append("-j RETURN")
+            if two_stage:
+                flt.chains["DOCKER-ISOLATION-STAGE-2"].rules.append("-j RETURN")
+            du = flt.chains["DOCKER-USER"].rules
+            for _ in range(r.choice([0, 0, 1, 2, 3])):
+                du.append(self.docker_user_rule())
+            du.append("-j RETURN")
 
         # INPUT: sometimes a DROP policy with the usual accepts
         if self.p(0.3):
@@ -389,6 +394,51 @@ class Gen:
                     inp.append(f"-s {r.choice(['192.0.2.0/24', SUB0, SUB1])} -p tcp --dport {r.choice(PORTS)} -j ACCEPT")
         elif self.p(0.2):
             flt.chains["INPUT"].rules.append(f"-i {case.uplink} -p tcp -m tcp --dport {r.choice(PORTS)} -j DROP")
+
+    def docker28_filter(self, pubs, internal: set[int], icc_off: set[int]) -> None:
+        """The filter and raw tables of Docker 28: FORWARD -> DOCKER-USER, DOCKER-FORWARD (which
+        calls DOCKER-CT, the isolation stages and DOCKER-BRIDGE), DROP rules ending DOCKER for
+        each bridge, and raw PREROUTING drops of direct access to container addresses."""
+        r, case = self.rng, self.case
+        flt = self.t("filter")
+        b = (case.b0, case.b1)
+        for name in ("DOCKER", "DOCKER-BRIDGE", "DOCKER-CT", "DOCKER-FORWARD", "DOCKER-ISOLATION-STAGE-1",
+                     "DOCKER-ISOLATION-STAGE-2", "DOCKER-USER"):
+            flt.chain(name)
+        fw = flt.chains["FORWARD"].rules
+        fw.append("-j DOCKER-USER")
+        fw.append("-j DOCKER-FORWARD")
+        dfw = flt.chains["DOCKER-FORWARD"].rules
+        dfw += ["-j DOCKER-CT", "-j DOCKER-ISOLATION-STAGE-1", "-j DOCKER-BRIDGE"]
+        for i in (0, 1):
+            if i in icc_off:
+                dfw.append(f"-i {b[i]} -o {b[i]} -j DROP")
+            if i not in internal:
+                dfw.append(f"-i {b[i]} -j ACCEPT")
+            if self.p(0.9):
+                flt.chains["DOCKER-CT"].rules.append(f"-o {b[i]} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
+            flt.chains["DOCKER-BRIDGE"].rules.append(f"-o {b[i]} -j DOCKER")
+            iso = flt.chains["DOCKER-ISOLATION-STAGE-1"].rules
+            if i in internal:
+                iso.append(f"! -s {case.subnet(i)} -o {b[i]} -j DROP")
+                iso.append(f"! -d {case.subnet(i)} -i {b[i]} -j DROP")
+            iso.append(f"-i {b[i]} ! -o {b[i]} -j DOCKER-ISOLATION-STAGE-2")
+            flt.chains["DOCKER-ISOLATION-STAGE-2"].rules.append(f"-o {b[1 - i]} -j DROP")
+        for hip, hp, proto, c, cp in pubs:
+            i = CONTAINER_BRIDGE[c]
+            flt.chains["DOCKER"].rules.append(
+                f"-d {CONTAINER_IPS[c]}/32 ! -i {b[i]} -o {b[i]} -p {proto} -m {proto} --dport {cp} -j ACCEPT")
+        for i in (0, 1):
+            if self.p(0.9):
+                flt.chains["DOCKER"].rules.append(f"! -i {b[i]} -o {b[i]} -j DROP")
+        du = flt.chains["DOCKER-USER"].rules
+        for _ in range(r.choice([0, 0, 1, 2])):
+            du.append(self.docker_user_rule())
+        if self.p(0.8):  # direct access to a container from beyond its bridge
+            raw = self.t("raw").chains["PREROUTING"].rules
+            for c, ip in CONTAINER_IPS.items():
+                if self.p(0.85):
+                    raw.append(f"-d {ip}/32 ! -i {b[CONTAINER_BRIDGE[c]]} -j DROP")
 
     def docker_user_rule(self) -> str:
         r, case = self.rng, self.case
