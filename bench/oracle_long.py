@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import collections
 import random
+import signal
 import sys
 import time
 from pathlib import Path
@@ -31,6 +32,8 @@ from tests.oracle import differential as D  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
+    # a SIGTERM unwinds like Ctrl-C, so the case being probed tears its namespaces down
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--probes", type=int, default=10000, help="stop after this many probes (default 10000)")
     ap.add_argument("--seed", type=lambda s: int(s, 0), default=None,

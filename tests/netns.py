@@ -174,12 +174,14 @@ def record(peer, data):
         fh.flush()
 if proto == "tcp":
     s = socket.socket(fam, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((addr, int(port))); s.listen(64)
 else:
     s = socket.socket(fam, socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((addr, int(port)))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+if fam == socket.AF_INET6:  # IPv6 only: an IPv4 listener may hold the same port
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+s.bind((addr, int(port)))
+if proto == "tcp":
+    s.listen(64)
 open(ready, "w").write(str(os.getpid()))
 def serve(c, peer):
     try:
@@ -382,7 +384,10 @@ class Lab:
 
     def listen(self, ctx: NetCtx, proto: str, port: int, addr: str = "0.0.0.0",
                tag: str | None = None, wait: float = 5.0) -> Listener:
-        """Start a TCP/UDP listener inside ``ctx`` that records every peer it sees."""
+        """Start a TCP/UDP listener inside ``ctx`` that records every peer it sees.
+
+        An IPv6 ``addr`` (``"::"``) gives an IPv6-only socket (IPV6_V6ONLY), so it can
+        share its port with an IPv4 listener."""
         tag = tag or f"{ctx.label or 'ns'}:{port}"
         uid = uuid.uuid4().hex[:8]
         out = self.workdir / f"peers-{uid}.jsonl"

@@ -31,12 +31,14 @@ from typing import Callable
 
 try:
     from tests.netns import Lab, netns_unavailable
-    from tests.oracle.dockerhost import (HOST_IP, OUTSIDE_IP, UPLINK, DockerHost, docker_unavailable,
-                                         dockerd_binary, installed_dockerd_version, version_tuple)
+    from tests.oracle.dockerhost import (HOST_IP, HOST_IP6, OUTSIDE_IP, OUTSIDE_IP6, UPLINK, DockerHost,
+                                         docker_unavailable, dockerd_binary, installed_dockerd_version,
+                                         version_tuple)
 except ImportError:  # run from tests/ as rootdir (pytest's prepend import mode)
     from netns import Lab, netns_unavailable  # type: ignore
-    from oracle.dockerhost import (HOST_IP, OUTSIDE_IP, UPLINK, DockerHost, docker_unavailable,  # type: ignore
-                                   dockerd_binary, installed_dockerd_version, version_tuple)
+    from oracle.dockerhost import (HOST_IP, HOST_IP6, OUTSIDE_IP, OUTSIDE_IP6, UPLINK, DockerHost,  # type: ignore
+                                   docker_unavailable, dockerd_binary, installed_dockerd_version,
+                                   version_tuple)
 
 HOST_PORT = 9090  # a service of the host itself
 OUT_PORT = 9000  # a service beyond the uplink
@@ -61,6 +63,7 @@ class Scenario:
     description: str = ""
     notes: list[str] = field(default_factory=list)
     min_version: tuple[int, ...] = ()  # the oldest dockerd that has what the scenario uses
+    ipv6: bool = False  # IPv6 on the uplink and IPv6 listeners too (DockerHost(ipv6=True))
 
     def supported(self, version: tuple[int, ...]) -> bool:
         return not self.min_version or (bool(version) and version >= self.min_version)
@@ -306,6 +309,54 @@ def _probes_gw_mode(dh, a):
     ]
 
 
+# IPv6 (Docker 28): a dual-stack network; Docker writes ip6tables rules as it writes iptables
+# ones, NATs IPv6 egress (NAT66 MASQUERADE) by default and publishes `-p` on `::` too.
+V6_SUBNET = "fd00:db8:30::/64"
+
+
+def _setup_ipv6(dh: DockerHost) -> dict:
+    dh.docker("network", "create", "--ipv6", "--subnet", "172.30.0.0/16", "--subnet", V6_SUBNET, "net6")
+    web = dh.run_container("web", network="net6", publish=("8080:80", "8080:80/udp"))
+    client = dh.run_container("client", network="net6")
+    return {"web": web.ips["net6"], "client": client.ips["net6"], "gw": web.gateways["net6"],
+            "web6": web.ips6["net6"], "client6": client.ips6["net6"], "gw6": web.gateways6["net6"],
+            "bridge": dh.network_bridge("net6")}
+
+
+def _probes_ipv6(dh, a):
+    w6, c6, gw6, w = a["web6"], a["client6"], a["gw6"], a["web"]
+    return [
+        Probe("outside", HOST_IP6, 8080, "tcp", "IPv6: outside to the published port"),
+        Probe("outside", HOST_IP6, 8080, "udp", "IPv6: outside to the published port"),
+        Probe("outside", w6, 80, "tcp", "IPv6: outside to the published container directly (outside routes fd00::/8 via the host)"),
+        Probe("outside", w6, 80, "udp", "IPv6: outside to the published container directly"),
+        Probe("outside", c6, 80, "tcp", "IPv6: outside to the unpublished container directly"),
+        Probe("outside", HOST_IP6, HOST_PORT, "tcp", "IPv6: outside to a host service"),
+        Probe("host", "::1", 8080, "tcp", "IPv6: host to loopback:published"),
+        Probe("host", "::1", 8080, "udp", "IPv6: host to loopback:published"),
+        Probe("host", HOST_IP6, 8080, "tcp", "IPv6: host to its own uplink address:published"),
+        Probe("host", HOST_IP6, 8080, "udp", "IPv6: host to its own uplink address:published"),
+        Probe("host", gw6, 8080, "tcp", "IPv6: host to the bridge gateway:published"),
+        Probe("host", w6, 80, "tcp", "IPv6: host to the container directly"),
+        Probe("container:client", w6, 80, "tcp", "IPv6: same network, direct"),
+        Probe("container:client", w6, 80, "udp", "IPv6: same network, direct"),
+        Probe("container:client", HOST_IP6, 8080, "tcp", "IPv6: container to host address:published (hairpin)"),
+        Probe("container:client", HOST_IP6, 8080, "udp", "IPv6: container to host address:published (hairpin)"),
+        Probe("container:client", gw6, 8080, "tcp", "IPv6: container to its gateway:published"),
+        Probe("container:web", HOST_IP6, 8080, "tcp", "IPv6: container to its own published port via the host (self hairpin)"),
+        Probe("container:web", OUTSIDE_IP6, OUT_PORT, "tcp", "IPv6: egress to outside (NAT66?)"),
+        Probe("container:web", OUTSIDE_IP6, OUT_PORT, "udp", "IPv6: egress to outside (NAT66?)"),
+        Probe("container:client", HOST_IP6, HOST_PORT, "tcp", "IPv6: container to a host service"),
+        Probe("outside", HOST_IP, 8080, "tcp", "IPv4: outside to the published port"),
+        Probe("outside", w, 80, "tcp", "IPv4: outside to the published container directly"),
+        Probe("host", "127.0.0.1", 8080, "tcp", "IPv4: host to loopback:published"),
+        Probe("host", HOST_IP, 8080, "tcp", "IPv4: host to its own uplink address:published"),
+        Probe("container:client", w, 80, "tcp", "IPv4: same network, direct"),
+        Probe("container:client", HOST_IP, 8080, "tcp", "IPv4: container to host address:published (hairpin)"),
+        Probe("container:web", OUTSIDE_IP, OUT_PORT, "tcp", "IPv4: egress to outside"),
+    ]
+
+
 SCENARIOS: list[Scenario] = [
     Scenario("a_default", "default flags, one user network, 8080->80 tcp+udp on 0.0.0.0", [],
              _web_client("net1"), _published_probes),
@@ -341,6 +392,11 @@ SCENARIOS: list[Scenario] = [
     Scenario("m_nat_unprotected", "Docker 28 gateway mode `nat-unprotected`: web -p 8080:80 tcp+udp, client publishes nothing, other on docker0",
              [], _gw_mode_setup("nat-unprotected"), _probes_gw_mode, min_version=(28,),
              notes=[f"docker network create -o {GW_MODE}=nat-unprotected net1"]),
+    Scenario("n_ipv6", "Docker 28 dual-stack network (--ipv6): web -p 8080:80 tcp+udp, client publishes nothing; IPv6 on the uplink",
+             [], _setup_ipv6, _probes_ipv6, min_version=(28,), ipv6=True,
+             notes=[f"docker network create --ipv6 --subnet 172.30.0.0/16 --subnet {V6_SUBNET} net6",
+                    f"uplink IPv6: host {HOST_IP6}/64 (default via {OUTSIDE_IP6}), outside {OUTSIDE_IP6}/64 "
+                    f"routing fd00::/8 via {HOST_IP6}"]),
 ]
 
 
@@ -397,20 +453,22 @@ def run_live(sc: Scenario, log=print) -> LiveRun:
     """Run a scenario on a fresh dockerd in fresh namespaces (torn down before returning)."""
     t0 = time.monotonic()
     with Lab(tag=sc.name) as lab:
-        dh = DockerHost(lab, flags=sc.flags).start()
+        dh = DockerHost(lab, flags=sc.flags, ipv6=sc.ipv6).start()
         addrs = sc.setup(dh)
         listeners = []
-        for name in dh.containers:
+        for addr in ("0.0.0.0", "::") if sc.ipv6 else ("0.0.0.0",):  # "::" is IPv6-only
+            for name in dh.containers:
+                for proto in ("tcp", "udp"):
+                    listeners.append(dh.listen(f"container:{name}", proto, 80, addr=addr))
             for proto in ("tcp", "udp"):
-                listeners.append(dh.listen(f"container:{name}", proto, 80))
-        for proto in ("tcp", "udp"):
-            listeners.append(dh.listen("host", proto, HOST_PORT))
-            listeners.append(dh.listen("outside", proto, OUT_PORT))
+                listeners.append(dh.listen("host", proto, HOST_PORT, addr=addr))
+                listeners.append(dh.listen("outside", proto, OUT_PORT, addr=addr))
         results = []
         for pr in sc.probes(dh, addrs):
             r = dh.probe(pr.frm, pr.proto, pr.to, pr.port, timeout=2.0)
             hit = None
-            for ls in listeners:
+            # the probe's own family first (a proxy may still carry it to the other one)
+            for ls in sorted(listeners, key=lambda ls: (":" in ls.addr) != (":" in pr.to)):
                 if ls.proto != pr.proto:
                     continue
                 peer = ls.seen(r.token, wait=0.3 if (r.reply or r.connected) else 0.05)
@@ -437,7 +495,9 @@ def run_live(sc: Scenario, log=print) -> LiveRun:
                   "captured by tests/oracle/capture_docker.py in network namespaces; "
                   "counters include the probes of <scenario>.probes.json"]
         text = dh.collect(extra_header=header)
-        containers = {n: {"ips": dict(c.ips), "gateways": dict(c.gateways)} for n, c in dh.containers.items()}
+        containers = {n: {"ips": dict(c.ips), "gateways": dict(c.gateways),
+                          **({"ips6": dict(c.ips6), "gateways6": dict(c.gateways6)} if c.ips6 else {})}
+                      for n, c in dh.containers.items()}
     return LiveRun(sc, text, results, containers, addrs, time.monotonic() - t0)
 
 

@@ -13,7 +13,10 @@
 Layout:  outside (192.0.2.2/24, eth0) <--veth--> host (192.0.2.1/24, up0; default via
 192.0.2.2). The outside namespace routes only its connected 192.0.2.0/24, plus (so it can
 try to reach containers directly, as a neighbour on the same link can) 172.16.0.0/12
-via the host.
+via the host. ``DockerHost(lab, ipv6=True)`` adds IPv6 to the uplink: host
+2001:db8:1::1/64 (default via 2001:db8:1::2), outside 2001:db8:1::2/64 routing fd00::/8
+(the ULA range Docker networks' IPv6 subnets are taken from here) via the host; without
+it nothing IPv6 is configured (the IPv4-only captures are unchanged).
 
 dockerd is started with ``nsenter --net=/var/run/netns/NS`` (not ``ip netns exec``, which
 remounts /sys and hides the cgroup mounts) and its own --data-root/--exec-root/socket,
@@ -52,6 +55,9 @@ IMAGE = "busybox:local"
 BUSYBOX = "/bin/busybox"
 HOST_IP = "192.0.2.1"
 OUTSIDE_IP = "192.0.2.2"
+HOST_IP6 = "2001:db8:1::1"
+OUTSIDE_IP6 = "2001:db8:1::2"
+CONTAINER_ROUTE6 = "fd00::/8"  # outside routes it via the host (the IPv6 twin of 172.16.0.0/12)
 UPLINK = "up0"
 BUSYBOX_APPLETS = ("sh", "sleep", "nc", "httpd", "ip", "ifconfig", "cat", "ls", "ps", "wget")
 
@@ -136,6 +142,8 @@ class Container:
     pid: int
     ips: dict[str, str]  # network name -> IPv4 address
     gateways: dict[str, str]
+    ips6: dict[str, str] = field(default_factory=dict)  # network name -> IPv6 address (GlobalIPv6Address)
+    gateways6: dict[str, str] = field(default_factory=dict)
 
     @property
     def ip(self) -> str:
@@ -159,6 +167,7 @@ class DockerHost:
     server_version: str = ""  # what the daemon answered (`docker version`), after start()
     HOST_IP: str = HOST_IP
     OUTSIDE_IP: str = OUTSIDE_IP
+    ipv6: bool = False  # IPv6 on the uplink too (see the module's docstring)
 
     # -- paths ------------------------------------------------------------------------
     @property
@@ -191,6 +200,12 @@ class DockerHost:
         self.outside.addr("eth0", f"{OUTSIDE_IP}/24")
         self.host.route("default", "via", OUTSIDE_IP, "dev", UPLINK)
         self.outside.route("172.16.0.0/12", "via", HOST_IP, "dev", "eth0")
+        if self.ipv6:
+            # nodad: usable at once (no tentative state while duplicate detection runs)
+            self.host.ip("-6", "addr", "add", f"{HOST_IP6}/64", "dev", UPLINK, "nodad")
+            self.outside.ip("-6", "addr", "add", f"{OUTSIDE_IP6}/64", "dev", "eth0", "nodad")
+            self.host.route("default", "via", OUTSIDE_IP6, "dev", UPLINK)
+            self.outside.route(CONTAINER_ROUTE6, "via", HOST_IP6, "dev", "eth0")
         # short dir: unix socket paths are limited to 108 bytes
         self.root = Path(tempfile.mkdtemp(prefix="dnlt-dk-", dir="/tmp"))
         (self.root / "cli").mkdir()
@@ -295,7 +310,9 @@ class DockerHost:
         nets = info["NetworkSettings"]["Networks"]
         c = Container(name, info["Id"], int(info["State"]["Pid"]),
                       {n: v["IPAddress"] for n, v in nets.items() if v.get("IPAddress")},
-                      {n: v["Gateway"] for n, v in nets.items() if v.get("Gateway")})
+                      {n: v["Gateway"] for n, v in nets.items() if v.get("Gateway")},
+                      {n: v["GlobalIPv6Address"] for n, v in nets.items() if v.get("GlobalIPv6Address")},
+                      {n: v["IPv6Gateway"] for n, v in nets.items() if v.get("IPv6Gateway")})
         self.containers[name] = c
         return c
 
