@@ -22,7 +22,9 @@ class PublishedPortBlackHole(Check):
     kernel's DNAT rules do the forwarding. With `--iptables=false` as well (or Docker's nat
     rules flushed by a firewall reload), nothing forwards: clients complete the TCP
     handshake with the daemon's socket and then wait forever, UDP vanishes (the seed's
-    experiment 6). Health checks that only connect report the service up.
+    experiment 6). Health checks that only connect report the service up. (dockerd 28 listens
+    with a backlog it never accepts from: the first connections complete their handshake,
+    later ones time out; either way no data reaches a container.)
 
     ## Example
     ```
@@ -98,7 +100,7 @@ class PublishedPortBlackHole(Check):
                 yield self.finding(
                     f"dockerd holds {ls.proto} port {ls.port} ({ls.address}) but nothing forwards it: no DNAT rule "
                     f"takes {src} -> {dst}:{ls.port} to a container and no docker-proxy serves it, so "
-                    + ("clients complete the handshake and then nothing flows" if ls.proto == "tcp"
+                    + ("clients connect to the daemon's socket (the first handshakes complete, later ones wait) and nothing flows" if ls.proto == "tcp"
                        else "datagrams vanish") + note,
                     ls.span,
                     flow=flow_text(ans, src, "held by dockerd, forwarded nowhere (BLACKHOLE)"),

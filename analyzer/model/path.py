@@ -659,7 +659,7 @@ class Path:
             if prog in ("dockerd", "docker", "dockerd-current") and host.dockerd.get("--userland-proxy") is False:
                 return Outcome("BLACKHOLE", flow, _kernel_step("daemon socket"),
                                reason=f"dockerd holds {proto} port {dport} (userland-proxy=false) and nothing "
-                                      "forwards what reaches its socket: the handshake completes, no data flows",
+                                      "forwards what reaches its socket: the handshake completes (dockerd 28 accepts nothing, so only the first ones do), no data flows",
                                delivery=Delivery("socket", flow.in_iface, "daemon", listener=_listener_text(listener)))
             return Outcome("ACCEPT", flow, delivery=Delivery("socket", flow.in_iface, prog,
                                                              listener=_listener_text(listener)))
