@@ -2,7 +2,9 @@
 
 Every probe recorded by tests/oracle/capture_docker.py is a case: reached or not, and when
 reached, the source address the server saw (SNAT/MASQUERADE/proxy). `outside` probes came
-from the outside namespace's address 192.0.2.2, so that is the source asked about.
+from the outside namespace's address 192.0.2.2 (2001:db8:1::2 for a probe to an IPv6
+address), so that is the source asked about. A probe to an IPv6 address is asked of the
+dump's IPv6 model (ip6tables-save, `ip -6 route`), as `dnlint query` picks it.
 
 Two sets of captures: fixtures/docker (Debian bookworm's dockerd 20.10) and
 fixtures/docker-v28 (dockerd 28.5, with DOCKER-FORWARD/-CT/-BRIDGE, raw PREROUTING drops
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from dnlint.engine.query import engine_for, query
+from dnlint.engine.query import endpoint_family, engine_for, query
 from dnlint.load import load_dump
 from oracle.capture_docker import dump_dockerd_version, known_disagreement
 
@@ -25,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CAPTURES = {"": ROOT / "fixtures" / "docker", "v28-": ROOT / "fixtures" / "docker-v28"}
 DOCKER = CAPTURES[""]
 OUTSIDE_ADDRESS = "192.0.2.2"
+OUTSIDE_ADDRESS6 = "2001:db8:1::2"  # the outside's uplink address in IPv6 scenarios (dockerhost.OUTSIDE_IP6)
 
 
 def _cases(captures=CAPTURES):
@@ -42,14 +45,24 @@ def _cases(captures=CAPTURES):
 
 
 @lru_cache(maxsize=None)
-def _engine(captures: str, scenario: str):
-    return engine_for(load_dump(ROOT / "fixtures" / captures / f"{scenario}.txt"))
+def _engine(captures: str, scenario: str, family: int = 4):
+    return engine_for(load_dump(ROOT / "fixtures" / captures / f"{scenario}.txt"), family)
+
+
+def _family(probe: dict) -> int:
+    return endpoint_family(probe["to"])
+
+
+def _source(probe: dict) -> str:
+    if probe["from"] != "outside":
+        return probe["from"]
+    return OUTSIDE_ADDRESS6 if _family(probe) == 6 else OUTSIDE_ADDRESS
 
 
 @pytest.mark.parametrize("captures, scenario, probe", _cases())
 def test_query_agrees_with_the_kernel(captures, scenario, probe):
-    src = OUTSIDE_ADDRESS if probe["from"] == "outside" else probe["from"]
-    answer = query(_engine(captures, scenario), src, probe["to"], probe["port"], probe["proto"])
+    answer = query(_engine(captures, scenario, _family(probe)), _source(probe), probe["to"], probe["port"],
+                   probe["proto"])
     where = (f"{captures}/{scenario}: {probe['from']} -> {probe['to']}:{probe['port']}/{probe['proto']} "
              f"({probe.get('note')})")
     assert answer.reachable is probe["reached"], f"{where}: kernel {probe['reached']}, dnlint {answer.as_dict()}"
@@ -93,3 +106,19 @@ def test_a_container_without_a_gateway_cannot_send_off_its_subnets():
     assert query(v28, "container:client", "container:web", 80, "tcp").reachable is True  # its own subnet
     old = _engine("docker", "e_internal")
     assert query(old, "container:client", "192.0.2.1", 9090, "tcp").verdict != "NO_ROUTE"
+
+
+def test_containers_and_networks_by_docker_name_or_id_prefix():
+    from dnlint.engine.query import EndpointError
+
+    eng = _engine("docker-v28", "a_default")
+    by_name = query(eng, "container:web", "192.0.2.1", 8080, "tcp").as_dict()
+    cid = next(i for i, n in eng.host.ids.items() if n == "web")
+    for alias in ("container:/web", f"container:{cid[:12]}", f"container:{cid}"):
+        a = query(eng, alias, "192.0.2.1", 8080, "tcp").as_dict()
+        assert (a["reachable"], a["witness"], a["delivered"]) == (by_name["reachable"], by_name["witness"],
+                                                                  by_name["delivered"]), alias
+    nid = next(i for i, n in eng.host.ids.items() if n == "net1")
+    assert query(eng, "host", f"network:{nid[:12]}", 80, "tcp").query["to"] == f"network:{nid[:12]}"
+    with pytest.raises(EndpointError, match=r"the dump has: client, web"):
+        query(eng, "container:nope", "192.0.2.1", 8080, "tcp")

@@ -71,20 +71,34 @@ def network_hosts(host: HostModel, net) -> IntervalSet:
     return out.intersect(host.local_addrs.complement(*full.ivs[0]))
 
 
+def docker_name(host: HostModel, kind: str, text: str) -> str:
+    """The inventory name a ``container:``/``network:`` endpoint means: the name as docker
+    prints it (a leading "/" allowed) or an unambiguous id prefix (4 characters or more)."""
+    known = sorted({e.container for e in host.endpoints} if kind == "container" else set(host.networks))
+    name = text.lstrip("/") if kind == "container" else text
+    if name in known:
+        return name
+    if len(name) >= 4:
+        hits = {n for i, n in host.ids.items() if i.startswith(name.lower()) and n in known}
+        if len(hits) == 1:
+            return hits.pop()
+        if len(hits) > 1:
+            raise EndpointError(f"{kind} id {name!r} is ambiguous: {', '.join(sorted(hits))}")
+    what = "container named" if kind == "container" else "Docker network named"
+    listed = f" (the dump has: {', '.join(known[:12])}{', ...' if len(known) > 12 else ''})" if known else \
+        " (the dump has no Docker inventory: add `docker inspect` / `docker network inspect` output)"
+    raise EndpointError(f"no {what} {text!r} in the dump's Docker inventory{listed}")
+
+
 def resolve_destination(host: HostModel, text: str) -> IntervalSet:
     fam = host.family
     if text.startswith("container:"):
-        name = text.split(":", 1)[1]
+        name = docker_name(host, "container", text.split(":", 1)[1])
         eps = [e for e in host.endpoints if e.container == name]
-        if not eps:
-            raise EndpointError(f"no container named {name!r} in the dump's Docker inventory")
         return IntervalSet(((e.ip, e.ip) for e in eps))
     if text.startswith("network:"):
-        name = text.split(":", 1)[1]
-        net = host.networks.get(name)
-        if net is None:
-            raise EndpointError(f"no Docker network named {name!r} in the dump")
-        return network_hosts(host, net)
+        name = docker_name(host, "network", text.split(":", 1)[1])
+        return network_hosts(host, host.networks[name])
     if text == "host":
         loc = host.local_addrs
         return loc.intersect(IntervalSet.range(*LOOPBACK_V4).complement(0, addr_max(fam))) if fam == 4 else loc
@@ -102,10 +116,9 @@ def resolve_origin(host: HostModel, text: str, dst: IntervalSet) -> Origin:
         return Origin("local", None, None, "host")
     if text.startswith("container:") or text.startswith("network:"):
         kind, name = text.split(":", 1)
+        name = docker_name(host, kind, name)
         if kind == "container":
             eps = [e for e in host.endpoints if e.container == name]
-            if not eps:
-                raise EndpointError(f"no container named {name!r} in the dump's Docker inventory")
             ep = None
             if dst_point is not None:
                 for e in eps:
@@ -128,10 +141,7 @@ def resolve_origin(host: HostModel, text: str, dst: IntervalSet) -> Origin:
             src = IntervalSet.point(ep.ip)
             network = ep.network
         else:
-            net = host.networks.get(name)
-            if net is None:
-                raise EndpointError(f"no Docker network named {name!r} in the dump")
-            src = network_hosts(host, net)
+            src = network_hosts(host, host.networks[name])
             network = name
         bridge, subnets, gws, _internal = host.networks.get(network, (None, [], [], False))
         if bridge is None:

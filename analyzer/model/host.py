@@ -86,6 +86,7 @@ class HostModel:
     iface_order: list[str] = field(default_factory=list)
     static_assumptions: int = 0  # the first ones come from building the model; later ones from lookups
     query_log: list[str] = field(default_factory=list)  # assumptions the current query relied on
+    ids: dict[str, str] = field(default_factory=dict)  # Docker container and network id -> name
 
     # ------------------------------------------------------------------ sysctls
 
@@ -457,6 +458,8 @@ def build_host(dump: HostDump, family: int = 4) -> HostModel:
         proxies=proxies, dockerd=dflags, dockerd_running=running, endpoints=endpoints, networks=networks,
         assumptions=assumptions, addresses_known=addresses_known, static_assumptions=len(assumptions),
         addr_scopes=addr_scopes, iface_order=_iface_order(dump, addr_scopes), interfaces=dump.facts.interfaces,
+        ids={**{n.id: n.name for n in dump.facts.docker_networks if n.id},
+             **{c.id: c.name for c in dump.facts.docker_containers if c.id}},
     )
     return host
 
