@@ -14,8 +14,10 @@ collected by dnlint's collector; each probe is then asked of dnlint on that dump
   and the container that got it vs ``answer.delivered["container"]`` (no container when
   the host or outside got it).
 
-``outside`` probes are asked with the outside namespace's address (192.0.2.2) as the
-source; ``host`` and ``container:NAME`` are asked as they are.
+``outside`` probes are asked with the outside namespace's address (192.0.2.2; 2001:db8:1::2
+for a probe to an IPv6 address) as the source; ``host`` and ``container:NAME`` are asked as
+they are. A probe to an IPv6 address is asked of the dump's IPv6 model (``engine_for(dump,
+6)``), as ``dnlint query`` picks it (endpoint_family).
 
 A report table (scenario, dockerd flags, probes, agreed, disagreed, seconds) goes to the
 terminal. On a disagreement the test fails naming the scenario, the probe, the kernel's
@@ -50,9 +52,9 @@ import pytest
 from netns import requires_netns
 from oracle.capture_docker import (SCENARIOS, LiveRun, Scenario, dump_dockerd_version, known_disagreement, run_live,
                                    supported_scenarios)
-from oracle.dockerhost import OUTSIDE_IP, docker_unavailable
+from oracle.dockerhost import OUTSIDE_IP, OUTSIDE_IP6, docker_unavailable
 
-from dnlint.engine.query import engine_for, query
+from dnlint.engine.query import Engine, endpoint_family, engine_for, query
 from dnlint.load import load_text
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -77,8 +79,26 @@ def _selected() -> list[Scenario]:
     return [s for s in runnable if s.name in want or s.name.split("_")[0] in want]
 
 
+def _family(probe: dict) -> int:
+    return endpoint_family(probe["to"])
+
+
 def _source(probe: dict) -> str:
-    return OUTSIDE_IP if probe["from"] == "outside" else probe["from"]
+    if probe["from"] != "outside":
+        return probe["from"]
+    return OUTSIDE_IP6 if _family(probe) == 6 else OUTSIDE_IP
+
+
+class Engines:
+    """A dump's engine per address family, built when first asked for."""
+
+    def __init__(self, dump):
+        self.dump, self._by_family = dump, {}
+
+    def __getitem__(self, family: int) -> Engine:
+        if family not in self._by_family:
+            self._by_family[family] = engine_for(self.dump, family)
+        return self._by_family[family]
 
 
 def _kernel_says(p: dict) -> str:
@@ -107,9 +127,12 @@ def _dnlint_says(a) -> str:
 
 
 def judge(engine, p: dict) -> tuple[str, str, object] | None:
-    """None when dnlint agrees with the kernel on probe ``p``; else (kind, message, answer)."""
+    """None when dnlint agrees with the kernel on probe ``p``; else (kind, message, answer).
+
+    ``engine``: an :class:`Engines` (the probe's family is picked), or one Engine."""
     try:
-        a = query(engine, _source(p), p["to"], p["port"], p["proto"])
+        eng = engine[_family(p)] if isinstance(engine, Engines) else engine
+        a = query(eng, _source(p), p["to"], p["port"], p["proto"])
     except Exception as exc:  # an engine crash is a finding
         return "error", f"query raised {exc!r}", None
     if a.reachable is None:
@@ -138,16 +161,17 @@ def _regression_record(live: LiveRun, p: dict, kind: str, message: str) -> dict:
            "sport": None, "reached": p["reached"], "delivered_to": p["delivered_to"],
            "delivered_ip": None, "delivered_port": None, "seen_src": p["seen_src"], "note": p["note"],
            "connected": p["connected"], "reply": p["reply"], "error": p["error"], "send_error": None,
-           "routed": True}  # outside routes 172.16.0.0/12 back via the host
+           "routed": True}  # outside routes 172.16.0.0/12 (and fd00::/8) back via the host
     target = p["delivered_to"]
     if target:
         kind_of = target.split(":", 1)[0]
         rec["delivered_port"] = LISTEN_PORT.get(kind_of)
+        v6 = _family(p) == 6
         if kind_of == "container":
-            ips = live.containers.get(target.split(":", 1)[1], {}).get("ips", {})
+            ips = live.containers.get(target.split(":", 1)[1], {}).get("ips6" if v6 else "ips", {})
             rec["delivered_ip"] = next(iter(ips.values()), None) if len(ips) == 1 else None
         elif kind_of == "outside":
-            rec["delivered_ip"] = OUTSIDE_IP
+            rec["delivered_ip"] = OUTSIDE_IP6 if v6 else OUTSIDE_IP
     rec["disagreement"] = {"kind": kind, "message": message, "hint": ""}
     rec["case"] = (f"docker scenario {live.scenario.name}: {live.scenario.title}; dockerd flags: "
                    f"{' '.join(live.scenario.flags) or '(defaults)'}")
@@ -198,7 +222,7 @@ def test_live_docker_oracle(capsys):
             failures.append(f"{sc.name} ({flags}): the scenario did not run: {exc}")
             say(f"  {sc.name}: ERROR {exc}")
             continue
-        engine = engine_for(load_text(live.dump, f"<live docker {sc.name}>"))
+        engine = Engines(load_text(live.dump, f"<live docker {sc.name}>"))
         agreed, records = 0, []
         version = dump_dockerd_version(live.dump)
         for p in live.probes:
@@ -255,7 +279,8 @@ def _recorded(name: str, fixtures: str = FIXTURES) -> LiveRun:
     ips = {}
     for p in probes:  # the container that got a probe on its own address
         if p["reached"] and str(p["delivered_to"]).startswith("container:") and p["port"] == 80:
-            ips.setdefault(p["delivered_to"].split(":", 1)[1], {"ips": {"net": p["to"]}})
+            key = "ips6" if _family(p) == 6 else "ips"
+            ips.setdefault(p["delivered_to"].split(":", 1)[1], {}).setdefault(key, {"net": p["to"]})
     return LiveRun(sc, dump, probes, ips, {}, 0.0)
 
 
@@ -277,7 +302,7 @@ def test_recorded_scenario_agrees_with_the_kernel(captures, name):
     disagreements of capture_docker.KNOWN_DISAGREEMENTS, which must still disagree (so the
     list shrinks when dnlint is fixed)."""
     live = _recorded(name, os.path.join(ROOT, "fixtures", captures))
-    engine = engine_for(load_text(live.dump, f"<{captures}/{name}>"))
+    engine = Engines(load_text(live.dump, f"<{captures}/{name}>"))
     wrong, fixed = [], []
     version = dump_dockerd_version(live.dump)
     for p in live.probes:
