@@ -19,6 +19,11 @@ follows a single packet. What the path does mirrors the kernel:
   route_localnet is set on that device (``ip_route_input_slow``); so is a source that is
   one of the host's own addresses (unless accept_local); forwarding needs the input
   device's ``forwarding``;
+- IPv6 has no route_localnet: ``ip6_rcv_core`` drops any packet with ::1 as source or
+  destination received on a non-loopback device (RFC 4291 2.5.3), before the IP layer's
+  PREROUTING, but after the bridge layer's when br_netfilter passed the packet through
+  PREROUTING on its way in over a bridge (so a reply conntrack un-NATs to ::1 dies there);
+  a receiver's stack drops a packet that arrives from the host with a ::1 source;
 - between two ports of one bridge, iptables is crossed only with br_netfilter and
   bridge-nf-call-iptables=1 (then PREROUTING, FORWARD, POSTROUTING with -i/-o the bridge).
 """
@@ -475,10 +480,25 @@ class Path:
         host = self.host
         flow.in_iface, flow.out_iface = iface, None
         flow.ingress = iface
+        # IPv6: ip6_rcv_core's loopback check runs before the IP layer's PREROUTING, unless
+        # br_netfilter already ran PREROUTING at the bridge layer (then it sees the result)
+        v6 = host.family == 6 and iface != "lo"
+
+        def bridge_layer_prerouting() -> bool:
+            return skip_prerouting or (iface in host.bridges and host.bridge_nf_call())
+
+        if v6 and not skip_prerouting:
+            blocked = self._v6_loopback_on_wire(flow, iface, applies=lambda: not bridge_layer_prerouting())
+            if blocked is not None:
+                return blocked
         if not skip_prerouting:
             verdict, step = self.hooks(flow, "PREROUTING", ("raw", "mangle", "nat"))
             if verdict != "ACCEPT":
                 return Outcome(verdict, flow, step)
+        if v6:
+            blocked = self._v6_loopback_on_wire(flow, iface, applies=bridge_layer_prerouting)
+            if blocked is not None:
+                return blocked
         if host.family == 4 and iface != "lo":
             rl = None
             # ip_route_input_slow: multicast, limited broadcast and 0.0.0.0/8 sources are martians
@@ -515,6 +535,20 @@ class Path:
                                   f"net.ipv4.conf.{iface}.forwarding = 0)")
         flow.out_iface = r.dev
         return self.forward_out(flow)
+
+    def _v6_loopback_on_wire(self, flow: Flow, iface: str, applies=lambda: True) -> Outcome | None:
+        """ip6_rcv_core: ::1 as source or destination on a non-loopback device is dropped
+        (no sysctl relaxes it, unlike IPv4's route_localnet). ``applies``: whether the check
+        runs at this point of the path (asked only for a packet that holds ::1)."""
+        for fld in ("src", "dst"):
+            if self.is_loopback_addr(fld, flow) and applies():
+                what = "source" if fld == "src" else "destination"
+                return Outcome("MARTIAN", flow, (flow.changed_route_by if fld == "dst" else None)
+                               or _kernel_step(f"loopback {what} on {iface}"),
+                               reason=f"a packet with the loopback {what} ::1 arrived on {iface}: the kernel "
+                                      "drops ::1 on any non-loopback device (ip6_rcv_core; IPv6 has no "
+                                      "route_localnet)")
+        return None
 
     def forward_out(self, flow: Flow) -> Outcome:
         """FORWARD, POSTROUTING, then out of ``flow.out_iface``."""
@@ -562,6 +596,10 @@ class Path:
             return Outcome("MARTIAN", flow, _kernel_step("receiver's martian check"),
                            reason=f"the packet leaves {out} with a 127.0.0.0/8 source (no MASQUERADE after the "
                                   "loopback DNAT); the receiving stack drops it as a martian source")
+        if host.family == 6 and self.is_loopback_addr("src", flow):
+            return Outcome("MARTIAN", flow, _kernel_step("receiver's loopback check"),
+                           reason=f"the packet leaves {out} with the loopback source ::1 (no MASQUERADE after "
+                                  "a DNAT of ::1); the receiving stack drops it (ip6_rcv_core)")
         if (flow.ctdir == "ORIGINAL" and out == flow.ingress and out in host.bridges
                 and ex.equal("osrc", "dst", flow) and host.bridge_nf_call() and not self._hairpin(flow, out)):
             # br_netfilter bridges a packet DNATed back onto its own bridge; a bridge port does

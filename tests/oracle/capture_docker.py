@@ -10,9 +10,10 @@ dockerd that would be started (DNLINT_DOCKERD_DIR first, see dockerhost.py) is t
 
 For each scenario a real dockerd runs in a fresh network namespace (see dockerhost.py),
 containers are created, listeners (the host's python inside each container's namespace,
-on tcp+udp port 80; on the host on 9090; on the outside namespace on 9000) record the
-source address they see, probes are sent, and then the host namespace is dumped with
-dnlint's collector (so counters include the probes). Writes:
+on tcp+udp port 80; on the host on 9090; on the outside namespace on 9000; in an ``ipv6``
+scenario each has an IPv6-only twin on ``::``) record the source address they see,
+probes are sent, and then the host namespace is dumped with dnlint's collector (so
+counters include the probes). Writes:
 
   OUTDIR/<scenario>.txt          the host dump
   OUTDIR/<scenario>.probes.json  [{"from","to","port","proto","reached","delivered_to",
@@ -344,8 +345,8 @@ def _probes_ipv6(dh, a):
         Probe("container:client", HOST_IP6, 8080, "udp", "IPv6: container to host address:published (hairpin)"),
         Probe("container:client", gw6, 8080, "tcp", "IPv6: container to its gateway:published"),
         Probe("container:web", HOST_IP6, 8080, "tcp", "IPv6: container to its own published port via the host (self hairpin)"),
-        Probe("container:web", OUTSIDE_IP6, OUT_PORT, "tcp", "IPv6: egress to outside (NAT66?)"),
-        Probe("container:web", OUTSIDE_IP6, OUT_PORT, "udp", "IPv6: egress to outside (NAT66?)"),
+        Probe("container:web", OUTSIDE_IP6, OUT_PORT, "tcp", "IPv6: egress to outside (NAT66: ip6tables MASQUERADE)"),
+        Probe("container:web", OUTSIDE_IP6, OUT_PORT, "udp", "IPv6: egress to outside (NAT66: ip6tables MASQUERADE)"),
         Probe("container:client", HOST_IP6, HOST_PORT, "tcp", "IPv6: container to a host service"),
         Probe("outside", HOST_IP, 8080, "tcp", "IPv4: outside to the published port"),
         Probe("outside", w, 80, "tcp", "IPv4: outside to the published container directly"),
@@ -394,6 +395,11 @@ SCENARIOS: list[Scenario] = [
              notes=[f"docker network create -o {GW_MODE}=nat-unprotected net1"]),
     Scenario("n_ipv6", "Docker 28 dual-stack network (--ipv6): web -p 8080:80 tcp+udp, client publishes nothing; IPv6 on the uplink",
              [], _setup_ipv6, _probes_ipv6, min_version=(28,), ipv6=True,
+             notes=[f"docker network create --ipv6 --subnet 172.30.0.0/16 --subnet {V6_SUBNET} net6",
+                    f"uplink IPv6: host {HOST_IP6}/64 (default via {OUTSIDE_IP6}), outside {OUTSIDE_IP6}/64 "
+                    f"routing fd00::/8 via {HOST_IP6}"]),
+    Scenario("o_ipv6_no_proxy", "as n_ipv6 with --userland-proxy=false (no docker-proxy; IPv6 has no route_localnet for a DNAT of ::1)",
+             ["--userland-proxy=false"], _setup_ipv6, _probes_ipv6, min_version=(28,), ipv6=True,
              notes=[f"docker network create --ipv6 --subnet 172.30.0.0/16 --subnet {V6_SUBNET} net6",
                     f"uplink IPv6: host {HOST_IP6}/64 (default via {OUTSIDE_IP6}), outside {OUTSIDE_IP6}/64 "
                     f"routing fd00::/8 via {HOST_IP6}"]),
@@ -630,6 +636,26 @@ Observed on the run these files come from; the tables above are the record.
   `! -i br -o br -j ACCEPT` and no raw drops: outside reaches every port of every container
   of the network by its address (client:80, never published). Other networks stay isolated
   (docker0 -> 172.18.0.x dropped), and reach the published port through the host address.
+- IPv6 (n, o: `--ipv6` network with fd00:db8:30::/64; dockerd turned
+  net.ipv6.conf.all.forwarding on, the namespace starts with 0): ip6tables gets the IPv4
+  rules' twins: raw drops `-d <container> ! -i br` (outside to a container's IPv6 address:
+  timeout, published or not), filter DOCKER accepts the published port, nat DNATs
+  `! -s fe80::/10 ! -i br --dport 8080`, and NAT66 `-s fd00:db8:30::/64 ! -o br -j
+  MASQUERADE` (egress seen from 2001:db8:1::1). `-p 8080:80` listens on `[::]:8080`
+  (docker-proxy, IPv6-only) next to 0.0.0.0:8080.
+- IPv6 with the userland proxy (n): nat OUTPUT is `! -d ::1/128 -m addrtype --dst-type
+  LOCAL -j DOCKER`, so [::1]:8080 is not DNATed: docker-proxy carries it (seen src
+  fd00:db8:30::1, the gateway); the host's own 2001:db8:1::1:8080 is DNATed (seen src
+  2001:db8:1::1); a container reaches the published port via the host address through
+  the proxy (`-i br -j RETURN`).
+- IPv6 without it (o): nat OUTPUT loses `! -d ::1/128` and POSTROUTING gains `-o br -m
+  addrtype --src-type LOCAL -j MASQUERADE`, so [::1]:8080 is DNATed to the container and
+  masqueraded: the UDP datagram arrives (seen src fd00:db8:30::1) but the answer, which
+  conntrack turns back into one for ::1, dies on the bridge (the kernel drops ::1 on a
+  non-loopback device; IPv6 has no route_localnet, and br_netfilter un-NATs before the IP
+  layer's check), so TCP never completes its handshake (timeout). 127.0.0.1:8080 works in
+  the same scenario (route_localnet=1 on the bridge). The hairpin through 2001:db8:1::1
+  keeps the container's own source (fd00:db8:30::3), as in IPv4 (b).
 """
 
 # what the captures of a dockerd of at least this major version showed
@@ -655,6 +681,14 @@ def write_readme(outdir: Path) -> None:
                                 kernel=platform.release(),
                                 outdir=_rel(outdir),
                                 env=f"DNLINT_DOCKERD_DIR={dirs} " if dirs else "")]
+    v6 = [sc.name for sc in SCENARIOS if sc.ipv6 and (outdir / f"{sc.name}.probes.json").exists()]
+    if v6:
+        parts[0] = parts[0].replace("\n## Scenarios\n", (
+            f"\nIPv6 scenarios ({', '.join(v6)}) add IPv6 to the uplink: `host` {HOST_IP6}/64 (default "
+            f"via {OUTSIDE_IP6}), `outside` {OUTSIDE_IP6}/64 routing fd00::/8 via the host; every "
+            "listener above has an IPv6-only twin on `::` (same port, IPV6_V6ONLY), and `dnlint "
+            "query` is asked an IPv6 probe from the outside as coming from "
+            f"{OUTSIDE_IP6}.\n\n## Scenarios\n"))
     if dirs:
         parts[0] = parts[0].replace("\n## Scenarios\n", (
             f"\nThe daemon was not the installed one: `DNLINT_DOCKERD_DIR={dirs}` put "
@@ -674,7 +708,8 @@ def write_readme(outdir: Path) -> None:
         for p in probes:
             reached = "yes" if p["reached"] else (
                 "no (handshake completed)" if p.get("connected") else f"no ({p.get('error') or 'no answer'})")
-            parts.append(f"| {p['from']} | {p['to']}:{p['port']} | {p['proto']} | {reached} | "
+            to = f"[{p['to']}]" if ":" in p["to"] else p["to"]
+            parts.append(f"| {p['from']} | {to}:{p['port']} | {p['proto']} | {reached} | "
                          f"{p['delivered_to'] or ''} | {p['seen_src'] or ''} | {p['note']} |\n")
     major = version_tuple(version_line)[:1]
     findings = [text for v, text in sorted(FINDINGS_BY_VERSION.items()) if major and major >= v]
