@@ -262,3 +262,31 @@ def test_established_packets_dropped_break_tcp_after_the_handshake():
     assert "next packets (ESTABLISHED)" in a.blocked_by["reason"]
     assert a.blocked_by["chain"] == "INPUT" and a.blocked_by["index"] == 1
     assert ask(rules, "outside", "192.0.2.1", 53, "udp").verdict != "DROP"
+
+
+def test_a_ping_needs_its_echo_reply_a_udp_datagram_does_not():
+    """INPUT lets new packets in, OUTPUT drops everything but new ones: the echo request and the
+    datagram arrive; the echo reply (ESTABLISHED) is dropped, so the ping fails."""
+    text = """### iptables-save
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT DROP [0:0]
+-A OUTPUT -m conntrack --ctstate NEW -j ACCEPT
+COMMIT
+### ip -o addr
+1: lo    inet 127.0.0.1/8 scope host lo
+2: eth0    inet 192.0.2.1/24 brd 192.0.2.255 scope global eth0
+### ip route
+default via 192.0.2.254 dev eth0
+192.0.2.0/24 dev eth0 proto kernel scope link src 192.0.2.1
+"""
+    from dnlint.engine.query import query_dump
+    from dnlint.load import load_text
+
+    dump = load_text(text, "ping.txt")
+    ping = query_dump(dump, "192.0.2.9", "192.0.2.1", None, "icmp")
+    assert ping.reachable is False and "reply is stopped" in ping.blocked_by["reason"]
+    assert (ping.blocked_by["chain"], ping.blocked_by["index"]) == ("OUTPUT", None)
+    udp = query_dump(dump, "192.0.2.9", "192.0.2.1", 53, "udp")
+    assert udp.reachable is True and any("replies are blocked" in a for a in udp.assumptions)

@@ -492,7 +492,8 @@ def _assemble(eng: Engine, origin: Origin, result: Exploration, proto: str) -> A
                     reply_blocked.append((rleaf, _reply_blocked_answer(ans, rleaf, later=True)))
                     continue
             if status == "blocked" and rleaf is not None:
-                if proto in ("tcp", "sctp"):
+                # a connection needs its reply; so does a ping (the echo reply is what it waits for)
+                if proto in ("tcp", "sctp", "icmp", "icmpv6"):
                     reply_blocked.append((rleaf, _reply_blocked_answer(ans, rleaf)))
                     continue
                 ans.assumptions.append(f"replies are blocked ({_blocker(rleaf.outcome)['reason']}); "
