@@ -6,7 +6,7 @@
 
 Each case (tests/oracle/differential.py) builds the Docker-like host in network namespaces,
 loads a random ruleset (tests/oracle/rulegen.py; case i uses seed+i), sends every probe of
-the case (about 320-390) or ``--per-case`` of them, dumps the host with dnlint's collector
+the case (about 350-420: TCP, UDP and ICMP echo) or ``--per-case`` of them, dumps the host with dnlint's collector
 and asks ``dnlint.engine.query.query_dump`` each probe's question. Prints per case a line,
 every disagreement (with the case's rules the first time), and at the end the agreement
 rate over judged probes, the "possible" answers, the skipped probes (decided beyond the

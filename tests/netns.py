@@ -210,14 +210,94 @@ while True:
             pass
 """
 
-PROBE = r"""
+#: ``icmp_echo(dst, ident, token, timeout)``: one ICMP echo request, wait for its reply.
+#: Prepended to the probe scripts (here and in tests/oracle/topology.py). An ICMP datagram
+#: ("ping") socket when the namespace's net.ipv4.ping_group_range admits root (the kernel
+#: demultiplexes replies by echo id, so concurrent probes do not see each other's); a raw
+#: socket otherwise (root: it filters replies by id and token itself). The echo id is
+#: ``ident`` (the probe's ``sport``), the payload starts with the token (the listeners'
+#: raw ICMP sockets read it). Returns connected (reply received), reply ("echo reply from
+#: ADDR"), reply_from (the reply's source as the sender sees it, after conntrack undid any
+#: NAT), error ("timeout", or the ICMP error the socket reported, e.g. a REJECT's),
+#: send_error, local.
+ICMP_ECHO = r"""
+import socket as _socket, struct as _struct, time as _time
+def _icmp_csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(_struct.unpack("!%dH" % (len(b) // 2), b))
+    s = (s >> 16) + (s & 0xFFFF)
+    s += s >> 16
+    return (~s) & 0xFFFF
+def _icmp_err(e):
+    if isinstance(e, _socket.timeout):
+        return "timeout"
+    return e.strerror or type(e).__name__
+def icmp_echo(dst, ident, token, timeout):
+    r = {"connected": False, "reply": None, "reply_from": None, "error": None, "send_error": None,
+         "local": None}
+    ident = int(ident or 0) & 0xFFFF
+    payload = (token + " probe").encode()
+    s = None
+    raw = False
+    try:
+        try:
+            s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM, _socket.IPPROTO_ICMP)
+        except PermissionError:  # ping_group_range does not admit us: a raw socket (root)
+            s = _socket.socket(_socket.AF_INET, _socket.SOCK_RAW, _socket.IPPROTO_ICMP)
+            raw = True
+        try:
+            if not raw and ident:
+                s.bind(("0.0.0.0", ident))  # a ping socket's "port" is its echo id
+            s.connect((dst, 0))  # connected: a hard ICMP error (a REJECT's) is reported by recv
+            r["local"] = s.getsockname()[0]
+            if not raw:
+                ident = s.getsockname()[1]
+            hdr = _struct.pack("!BBHHH", 8, 0, 0, ident, 1)
+            csum = _icmp_csum(hdr + payload)
+            s.send(_struct.pack("!BBHHH", 8, 0, csum, ident, 1) + payload)
+        except OSError as e:
+            r["send_error"] = _icmp_err(e)
+            r["error"] = r["send_error"]
+            return r
+        deadline = _time.monotonic() + timeout
+        while True:
+            left = deadline - _time.monotonic()
+            if left <= 0:
+                r["error"] = "timeout"
+                break
+            s.settimeout(left)
+            try:
+                data, peer = s.recvfrom(65535)
+            except OSError as e:
+                r["error"] = _icmp_err(e)
+                break
+            if raw:  # an IP header, then ICMP; every ICMP packet of the namespace comes here
+                data = data[(data[0] & 0x0F) * 4:]
+            if len(data) < 8:
+                continue
+            typ, _code, _c, rid, _seq = _struct.unpack("!BBHHH", data[:8])
+            if typ == 0 and (not raw or (rid == ident and data[8:].startswith(token.encode()))):
+                r["connected"] = True
+                r["reply_from"] = peer[0]
+                r["reply"] = "echo reply from " + peer[0]
+                break
+    finally:
+        if s is not None:
+            s.close()
+    return r
+"""
+
+PROBE = ICMP_ECHO + r"""
 import json, socket, sys, time
 proto, dst, port, timeout, token = sys.argv[1:6]
-port = int(port); timeout = float(timeout)
+port = int(port) if port.isdigit() else 0; timeout = float(timeout)
 fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
 r = {"connected": False, "reply": None, "error": None, "local": None}
 try:
-    if proto == "tcp":
+    if proto == "icmp":
+        r = icmp_echo(dst, 0, token, timeout)
+    elif proto == "tcp":
         s = socket.socket(fam, socket.SOCK_STREAM)
         s.settimeout(timeout)
         s.connect((dst, port))
@@ -407,9 +487,10 @@ class Lab:
 
     def probe(self, ctx: NetCtx, proto: str, dst: str, port: int, timeout: float = 2.0,
               token: str | None = None) -> ProbeResult:
-        """Connect (TCP) or send (UDP) from ``ctx``; bounded by ``timeout`` seconds."""
+        """Connect (TCP), send (UDP) or ping (ICMP echo; ``port`` ignored) from ``ctx``;
+        bounded by ``timeout`` seconds. For ICMP ``connected`` means the echo reply came back."""
         token = token or f"tok-{uuid.uuid4().hex[:12]}"
-        res = run([*ctx.exec_prefix, PYTHON, "-c", PROBE, proto, dst, str(port), str(timeout),
+        res = run([*ctx.exec_prefix, PYTHON, "-c", PROBE, proto, dst, str(port or 0), str(timeout),
                    token], check=False, timeout=timeout * 3 + 10)
         try:
             d = json.loads(res.stdout.strip().splitlines()[-1])

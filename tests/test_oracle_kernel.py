@@ -6,7 +6,7 @@
   out of the probe runner as recorded.
 - ``test_kernel_oracle``: DNLINT_ORACLE_CASES random cases (default 30) x
   DNLINT_ORACLE_PROBES probes per case (default ``all``: every probe of the case, about
-  320-390, ~10k in all, ~100 s; a number N draws N, at least 300 in all; the kernel side
+  350-420 (TCP, UDP and ICMP echo), ~11k in all, ~100 s; a number N draws N, at least 300 in all; the kernel side
   costs ~2.5 s a case either way, the rest is dnlint's time), each compared with
   ``dnlint.engine.query.query_dump``. The base seed is printed and named in the failure;
   replay with ``RULEGEN_SEED=<seed> pytest tests/test_oracle_kernel.py -k kernel_oracle``
@@ -36,7 +36,7 @@ from oracle.topology import CONTAINER_IPS, GW0, HOST_UP, OUTSIDE_IP, Case, build
 rulegen = D.rulegen
 
 CASES = int(os.environ.get("DNLINT_ORACLE_CASES", "30"))
-_PROBES = os.environ.get("DNLINT_ORACLE_PROBES", "all")  # "all": every probe of a case (~320-390)
+_PROBES = os.environ.get("DNLINT_ORACLE_PROBES", "all")  # "all": every probe of a case (~350-420)
 PROBES_PER_CASE = None if _PROBES == "all" else max(int(_PROBES), math.ceil(300 / max(CASES, 1)))
 MAX_REPORTS = 5  # cases whose rules and disagreements go into the assertion message
 
@@ -59,7 +59,8 @@ def test_rulegen_covers_the_model():
                    "! --dport", "-m multiport", "--dports", "+ ", "--ctstate RELATED,ESTABLISHED",
                    "--dst-type LOCAL", "--src-type LOCAL", "-m comment", "DOCKER-ISOLATION-STAGE-2",
                    "DOCKER-ISOLATION ", "DOCKER-USER", "! -d 127.0.0.0/8", ":FORWARD DROP",
-                   ":INPUT DROP", "*raw", "*mangle", "-j REJECT", "-m iprange"):
+                   ":INPUT DROP", "*raw", "*mangle", "-j REJECT", "-m iprange", "-p icmp -j",
+                   "-p icmp -m icmp --icmp-type echo-request", "-m icmp ! --icmp-type"):
         assert needle in text, f"rulegen never writes {needle!r}"
 
 
@@ -124,13 +125,17 @@ def _probe(topo, spec):
 @pytest.mark.netns
 def test_probe_machinery():
     """Known kernel behaviour, as the probe runner records it."""
+    c1_ip = CONTAINER_IPS["c1"]
     spec = [("host", "127.0.0.1", 8443, "tcp"), ("host", "127.0.0.1", 8443, "udp"),
             ("host", HOST_UP, 8443, "tcp"), ("host", "127.0.0.1", 5000, "tcp"),
             ("host", "127.0.0.1", 80, "tcp"),
             ("container:c1", HOST_UP, 8443, "tcp"), ("container:c2", HOST_UP, 8443, "tcp"),
             ("container:c2", HOST_UP, 8443, "udp"), ("outside", HOST_UP, 8443, "tcp"),
             ("outside", HOST_UP, 9090, "udp"), ("host", OUTSIDE_IP, 2222, "udp"),
-            ("container:c3", OUTSIDE_IP, 80, "tcp")]
+            ("container:c3", OUTSIDE_IP, 80, "tcp"),
+            # ICMP echo: the destination's kernel answers, no listener needed
+            ("outside", HOST_UP, None, "icmp"), ("container:c2", HOST_UP, None, "icmp"),
+            ("host", OUTSIDE_IP, None, "icmp"), ("outside", c1_ip, None, "icmp")]
     # A: Docker without the proxy, route_localnet=1, bridge-nf on, hairpin MASQUERADE
     case_a = Case(seed=0, route_localnet={"br0": 1}, bridge_nf=1, ip_forward=1, hairpin={"c1": True},
                   routed=True)
@@ -170,6 +175,14 @@ def test_probe_machinery():
     at(a, ("outside", HOST_UP, 9090, "udp"), "host", OUTSIDE_IP, 9090)
     at(a, ("container:c3", OUTSIDE_IP, 80, "tcp"), "outside", CONTAINER_IPS["c3"])  # br1: no MASQ rule
     assert a[("host", OUTSIDE_IP, 2222, "udp")]["send_error"] == "Operation not permitted"
+    # pings: reached = the echo reply came back; the raw ICMP socket of the namespace that
+    # answered records where the request landed
+    at(a, ("outside", HOST_UP, None, "icmp"), "host", OUTSIDE_IP)
+    assert a[("outside", HOST_UP, None, "icmp")]["reply_from"] == HOST_UP
+    at(a, ("host", OUTSIDE_IP, None, "icmp"), "outside", HOST_UP)
+    at(a, ("container:c2", HOST_UP, None, "icmp"), "host", CONTAINER_IPS["c2"])  # the DNATs are -p tcp/udp
+    r = a[("outside", c1_ip, None, "icmp")]  # FORWARD policy DROP: nothing accepts it
+    assert not r["reached"] and r["error"] == "timeout" and r["delivered_to"] is None, r
     if bridge_nf:
         # the bridged reply passes the host's conntrack and is un-DNATed
         at(a, ("container:c2", HOST_UP, 8443, "tcp"), "container:c1", CONTAINER_IPS["c2"])

@@ -17,7 +17,7 @@ from ..ir import HostDump
 from ..model.host import LOOPBACK_V4, HostModel, build_host
 from ..model.intervals import IntervalSet, addr_max, cidr_interval, ip_int, ip_str
 from ..model.matches import RuleCompiler, addrtype_classes
-from ..model.path import Flow, Outcome, Path, Step
+from ..model.path import ECHO_REPLY_NOTE, Flow, Outcome, Path, Step
 from ..model.values import PROTOCOLS
 from .answer import Answer
 from .explore import Exploration, Leaf, explore
@@ -450,8 +450,9 @@ def _later_packet(eng: Engine, init: dict[str, IntervalSet], body) -> tuple[str,
     result = explore(eng.host.family, init, body, stop_when=lambda lf: lf.outcome.verdict == "ACCEPT"
                      and not lf.outcome.flow.approximations)
     ok = [lf for lf in result.leaves if lf.outcome.verdict == "ACCEPT"]
-    if any(not lf.outcome.flow.approximations for lf in ok):
-        return "ok", None
+    proved = [lf for lf in ok if not lf.outcome.flow.approximations]
+    if proved:
+        return "ok", proved[0]
     if ok:
         return "possible", ok[0]
     blocked = result.leaves[0] if result.leaves else None
@@ -486,6 +487,9 @@ def _assemble(eng: Engine, origin: Origin, result: Exploration, proto: str) -> A
         if o.verdict == "ACCEPT":
             ans = _accepted_answer(eng, origin, leaf, proto)
             status, rleaf = _reply(eng, leaf, proto)
+            if status == "ok" and rleaf is not None:
+                ans.assumptions.extend(n.split(ECHO_REPLY_NOTE, 1)[1].strip() for n in rleaf.outcome.flow.notes
+                                       if n.startswith(ECHO_REPLY_NOTE))
             if status == "ok" and proto in ("tcp", "sctp"):
                 status, rleaf = _established(eng, origin, leaf, proto)
                 if status == "blocked" and rleaf is not None:

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from ..ir import Rule
 from ..parse.modules import KNOWN_TARGETS
 from .host import LOOPBACK_V4, HostModel, RouteResult
-from .intervals import IntervalSet
+from .intervals import IntervalSet, ip_str
 from .values import mark_value, nat_spec, port_range
 
 TERMINAL_VERDICTS = ("DROP", "REJECT", "MARTIAN", "NO_ROUTE", "FORWARDING_DISABLED", "NO_LISTENER",
@@ -45,6 +45,8 @@ NOOP_TARGETS = {
     "CHECKSUM", "SET", "SECMARK", "CONNSECMARK", "IDLETIMER", "LED", "RATEEST", "HMARK", "ECN", "TEE",
 }
 NAT_TARGETS = {"DNAT", "SNAT", "MASQUERADE", "REDIRECT", "NETMAP"}
+#: notes of a reply's path that the answer repeats (the rest of a reply's notes stay out of it)
+ECHO_REPLY_NOTE = "echo reply:"
 _BAD_SOURCES = IntervalSet(((0, 0x00FFFFFF), (0xE0000000, 0xEFFFFFFF), (0xFFFFFFFF, 0xFFFFFFFF)))
 
 
@@ -590,7 +592,7 @@ class Path:
         host = self.host
         out = flow.out_iface
         ex = self.ex
-        if flow.ctstate != "NEW" and (flow.ct_dst or flow.ct_src):
+        if flow.ctstate != "NEW" and (flow.ct_dst or flow.ct_src) and not self._echo_reply_taken(flow):
             return self._not_unnatted(flow)
         if flow.ctdir == "ORIGINAL" and host.family == 4 and self.is_loopback_addr("src", flow):
             return Outcome("MARTIAN", flow, _kernel_step("receiver's martian check"),
@@ -626,6 +628,25 @@ class Path:
                                        "say which one is the sender's")
             return True
         return mode
+
+    def _echo_reply_taken(self, flow: Flow) -> bool:
+        """An ICMP echo reply that bypassed the host's conntrack (a sibling's DNAT answered
+        straight over the bridge) keeps the DNAT target as its source, but its destination
+        and echo id are the sender's own (no SNAT to undo). Unlike a TCP or UDP socket, a
+        ping socket takes an echo reply by its echo id from any address (``ping_lookup``; a
+        raw-socket ping matches the id too): the ping gets its answer, from another address
+        (iputils ping marks it "DIFFERENT ADDRESS!")."""
+        if flow.ctdir != "REPLY" or flow.proto not in ("icmp", "icmpv6") or flow.ct_dst is not None:
+            return False
+        fam = self.host.family
+        addr, _port = flow.ct_src
+        src = self.ex.point("src")
+        flow.notes.append(f"{ECHO_REPLY_NOTE} the echo reply is not translated back (it never met the host's "
+                          f"conntrack), so it comes from {ip_str(src, fam) if src is not None else 'the DNAT target'} "
+                          f"instead of {ip_str(addr, fam)}; a ping takes an echo reply by its echo id from any "
+                          "address (iputils ping marks it \"DIFFERENT ADDRESS!\")")
+        flow.ct_src = None
+        return True
 
     def _not_unnatted(self, flow: Flow) -> Outcome:
         why = ("it was not tracked (raw NOTRACK)" if flow.untracked else

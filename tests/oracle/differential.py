@@ -9,9 +9,13 @@
 in the host namespace, sends TCP and UDP probes from every sender (the host, each
 container, outside) to every destination (127.0.0.1 from the host, the host's addresses,
 the containers, outside) on ports the host listens on and ports it does not (containers
-and outside listen on all of them), each from a known source port, and records what the
-kernel did. Then it dumps the host namespace with
-dnlint's own collector (after the probes, so counters include them).
+and outside listen on all of them), each from a known source port, plus one ICMP echo
+request per sender and destination (its echo id is the probe's ``sport``; ``reached``
+means the echo reply came back, which is dnlint's question for ``proto="icmp"``: the
+request arrives and its reply gets back; ``delivered_*``/``seen_src`` come from a raw
+ICMP socket in the namespace that got the request, after any DNAT, since a DNAT without
+``-p`` moves pings too), and records what the kernel did. Then it dumps the host
+namespace with dnlint's own collector (after the probes, so counters include them).
 
 A probe record has the fields of ``fixtures/docker/*.probes.json`` (``from``, ``to``,
 ``port``, ``proto``, ``reached``, ``delivered_to``, ``seen_src``, ``connected``, ``reply``,
@@ -19,7 +23,8 @@ A probe record has the fields of ``fixtures/docker/*.probes.json`` (``from``, ``
 sender's address; the plain topology has no Docker inventory, so containers are given by
 IP), ``delivered_ip``/``delivered_port`` (where the listener got it, after any DNAT),
 ``send_error`` (UDP: the error of send itself, e.g. EPERM from an OUTPUT drop), ``sport``
-(the probe's source port) and ``routed`` (outside can route replies to 10.99.0.0/16).
+(the probe's source port; ICMP: its echo id), ``reply_from`` (ICMP: the echo reply's source
+as the sender saw it) and ``routed`` (outside can route replies to 10.99.0.0/16).
 
 query_dump is asked with ``sport=`` when it accepts that keyword; otherwise its answer is
 existential over source ports, and a disagreement whose witness uses another source port
@@ -62,8 +67,10 @@ CONTAINER_NET = ipaddress.ip_network("10.99.0.0/16")
 # --------------------------------------------------------------------------- probes
 
 
-def all_probes(case: Case, ports: Iterable[int] = PROBE_PORTS) -> list[dict]:
-    """Every (sender, destination, port, proto) question that makes sense for ``case``.
+def all_probes(case: Case, ports: Iterable[int] = PROBE_PORTS, icmp: bool = True) -> list[dict]:
+    """Every (sender, destination, port, proto) question that makes sense for ``case``:
+    TCP and UDP on every port, and one ICMP echo request (``port`` None) per sender and
+    destination (``icmp=False`` leaves those out).
 
     The host asks 127.0.0.1 too; a container does not ask its own address or 127.0.0.1
     (those never leave its namespace), but does ask the host's addresses (hairpins back to
@@ -86,6 +93,8 @@ def all_probes(case: Case, ports: Iterable[int] = PROBE_PORTS) -> list[dict]:
         for port in ports:
             for proto in ("tcp", "udp"):
                 out.append({"sender": sender, "dst": dst, "port": port, "proto": proto})
+        if icmp:  # one echo request per (sender, destination): +1 probe per 12
+            out.append({"sender": sender, "dst": dst, "port": None, "proto": "icmp"})
     return out
 
 
@@ -112,7 +121,10 @@ def plan_probes(case: Case, rules: str, rng: random.Random, n: int | None) -> li
     else:
         def weight(p):
             w = 1.0
-            if f" {p['port']}" in rules or f",{p['port']}" in rules or f":{p['port']}" in rules:
+            if p["port"] is None:
+                if "-p icmp" in rules:
+                    w *= 3
+            elif f" {p['port']}" in rules or f",{p['port']}" in rules or f":{p['port']}" in rules:
                 w *= 3
             if p["sender"].startswith("container:") and p["dst"] in HOST_ADDRS:
                 w *= 2
@@ -167,6 +179,7 @@ def _record(p: dict, case: Case) -> dict:
         "reply": p["reply"],
         "error": p["error"],
         "send_error": p["send_error"],
+        "reply_from": p.get("reply_from"),
         "routed": case.routed,
         "token": p["token"],
     }
@@ -308,10 +321,13 @@ def _in_containers(ip: str | None) -> bool:
 
 def _skip_reason(p: dict, ans: dict) -> str | None:
     """Why the kernel's outcome was decided outside the host (so not dnlint's question)."""
-    if p["reached"] or p["proto"] != "tcp" or p.get("routed") or p.get("error") != "timeout":
+    if p["reached"] or p["proto"] not in ("tcp", "icmp") or p.get("routed") or p.get("error") != "timeout":
         return None
     d = ans.get("delivered") or {}
     if ans.get("reachable") and _delivered_ns(d) == "outside" and _in_containers(d.get("seen_src")):
+        if p["proto"] == "icmp":
+            return ("the echo request reaches outside from a 10.99.x source, but outside has no "
+                    "route back (not routed), so its echo reply is never sent")
         return ("the SYN reaches outside from a 10.99.x source, but outside has no route back "
                 "(not routed), so the handshake cannot complete")
     return None

@@ -19,7 +19,9 @@ Two styles (``case.style``):
 
 Both get extra random rules inserted at random places. Every rule only uses what the
 model claims to support: addresses (``-s``/``-d``, negated), interfaces with ``+``
-wildcards (negated), tcp/udp ports and ranges (negated), multiport, conntrack/state,
+wildcards (negated), tcp/udp ports and ranges (negated), ``-p icmp`` with or without
+``-m icmp --icmp-type`` (echo-request/echo-reply by name or number, negated; a DNAT of
+``-p icmp`` or of any protocol has no port, REDIRECT only tcp/udp), multiport, conntrack/state,
 addrtype LOCAL, iprange, comment, mark, and the targets ACCEPT, DROP, REJECT, RETURN,
 LOG, jumps, gotos, DNAT, SNAT, MASQUERADE, REDIRECT, MARK, CT --notrack. Addresses, ports
 and interface names come from the topology, so the rules matter for the probes.
@@ -55,6 +57,8 @@ BUILTIN = {
     "nat": ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"),
     "filter": ("INPUT", "FORWARD", "OUTPUT"),
 }
+#: the protocols of ``-p`` in a random match (drawn uniformly; icmp about 1 in 7)
+MATCH_PROTOS = ("tcp", "tcp", "udp") * 2 + ("icmp",)
 NO_IN = {"OUTPUT", "POSTROUTING"}  # hooks where -i is refused
 NO_OUT = {"PREROUTING", "INPUT"}  # hooks where -o is refused
 
@@ -161,10 +165,16 @@ class Gen:
             parts.append(f"{self.neg(0.25)}-o {self.iface()}")
         proto = None
         if need_proto or self.p(0.6):
-            proto = r.choice(["tcp", "tcp", "udp"])
+            # need_proto: a protocol with ports (for DNAT/REDIRECT to a port)
+            proto = r.choice(["tcp", "tcp", "udp"] if need_proto else MATCH_PROTOS)
             parts.append(f"-p {proto}")
             k = r.random()
-            if k < 0.5:
+            if proto == "icmp":
+                if k < 0.5:  # the model reads --icmp-type (names, numbers, type/code, negated)
+                    t = r.choice(["echo-request", "echo-request", "8", "echo-reply", "0", "8/0",
+                                  "destination-unreachable", "any"])
+                    parts.append(f"-m icmp {self.neg(0.15) if t != 'any' else ''}--icmp-type {t}")
+            elif k < 0.5:
                 parts.append(f"-m {proto} {self.neg(0.15)}--dport {self.port()}")
             elif k < 0.65:
                 parts.append(f"-m multiport {self.neg(0.1)}--dports {self.ports_list()}")
@@ -198,10 +208,10 @@ class Gen:
             if k < 0.6:
                 c = r.choice(list(CONTAINER_IPS))
                 dst = CONTAINER_IPS[c] if self.p(0.85) else r.choice([OUTSIDE_IP, HOST_UP, "127.0.0.1"])
-                if proto:
+                if proto in ("tcp", "udp"):  # a port needs a protocol that has ports
                     return f"DNAT --to-destination {dst}:{r.choice(LISTEN_PORTS)}"
                 return f"DNAT --to-destination {dst}"
-            if k < 0.8 and proto:
+            if k < 0.8 and proto in ("tcp", "udp"):
                 return f"REDIRECT --to-ports {r.choice(LISTEN_PORTS)}"
             return r.choice(["ACCEPT", "RETURN"])
         if hook == "POSTROUTING":
@@ -384,6 +394,9 @@ class Gen:
             inp.append("-i lo -j ACCEPT")
             if self.p(0.85):
                 inp.append("-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
+            if self.p(0.4):  # the usual ping allowance
+                inp.append(r.choice(["-p icmp -j ACCEPT", "-p icmp -m icmp --icmp-type 8 -j ACCEPT",
+                                     "-p icmp -m icmp --icmp-type echo-request -j ACCEPT"]))
             for _ in range(r.randint(0, 3)):
                 k = r.random()
                 if k < 0.4:

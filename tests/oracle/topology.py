@@ -4,7 +4,7 @@
         case = random_case(random.Random(seed))
         topo = build_host(lab, case)
         topo.host.iptables_restore(rules)
-        results = topo.probe_all(probes)      # real TCP/UDP, from every sender at once
+        results = topo.probe_all(probes)      # real TCP/UDP/ICMP echo, from every sender at once
         dump = topo.collect()                 # dnlint's collector, run in the host namespace
 
 Layout (addresses are fixed, names vary per case)::
@@ -23,9 +23,14 @@ any DNAT/REDIRECT) and the probe's token. Containers and outside listen on 0.0.0
 probed port (80, 8080, 5000, 9090, 8443, 2222: their listeners are not in the host's dump,
 so nothing there may depend on them); the host on 0.0.0.0 ports 8080 and 9090 and on
 127.0.0.1 port 5000 (a loopback-bound service) — nothing on the host's 80, 8443 or 2222.
+The same process holds a raw ICMP socket that records every echo request delivered to its
+namespace (source, destination after any DNAT, echo id, token from the payload); the
+namespace's kernel answers the echo itself.
 
 Probes bind a known source port (``sport`` in the probe, 40000 + its index) so a rule
-matching ``--sport`` can be asked about with the same port.
+matching ``--sport`` can be asked about with the same port. An ICMP echo probe uses it as
+its echo id, from a ping socket (net.ipv4.ping_group_range is set to admit root in every
+namespace); it is reached when its echo reply comes back within the timeout.
 
 Per case: ip_forward, route_localnet on each bridge/uplink and on ``all``, the host
 namespace's net.bridge.bridge-nf-call-iptables (when br_netfilter is available; otherwise
@@ -47,9 +52,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 try:
-    from tests.netns import PYTHON, Lab, Netns, run
+    from tests.netns import ICMP_ECHO, PYTHON, Lab, Netns, run
 except ImportError:  # run from tests/ as rootdir (pytest's prepend import mode)
-    from netns import PYTHON, Lab, Netns, run  # type: ignore
+    from netns import ICMP_ECHO, PYTHON, Lab, Netns, run  # type: ignore
 
 HOST_UP = "192.0.2.1"
 OUTSIDE_IP = "192.0.2.2"
@@ -168,6 +173,11 @@ for proto, addr, port in specs:
         s.bind((addr, port))
     s.setblocking(False)
     sel.register(s, selectors.EVENT_READ, (proto, addr, port))
+# a raw ICMP socket gets a copy of every ICMP packet delivered here (after INPUT); the
+# kernel still answers echo requests itself. It records the echo requests (their tokens).
+ic = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+ic.setblocking(False)
+sel.register(ic, selectors.EVENT_READ, ("icmp", None, None))
 open(ready, "w").write(str(os.getpid()))
 def serve(c, peer, local, addr, port):
     try:
@@ -189,7 +199,16 @@ while True:
         proto, addr, port = key.data
         s = key.fileobj
         try:
-            if proto == "tcp":
+            if proto == "icmp":
+                data = s.recv(65535)
+                ihl = (data[0] & 0x0F) * 4
+                if len(data) >= ihl + 8 and data[ihl] == 8:  # an echo request
+                    ident = struct.unpack("!H", data[ihl + 4:ihl + 6])[0]
+                    record({"proto": "icmp", "bound": None, "port": None,
+                            "dst": socket.inet_ntoa(data[16:20]), "dport": None,
+                            "src": socket.inet_ntoa(data[12:16]), "sport": ident,
+                            "token": token_of(data[ihl + 8:])})
+            elif proto == "tcp":
                 c, peer = s.accept()
                 c.setblocking(True)
                 threading.Thread(target=serve, args=(c, peer, c.getsockname(), addr, port),
@@ -212,7 +231,7 @@ while True:
             continue
 """
 
-PROBER = r"""
+PROBER = ICMP_ECHO + r"""
 import json, socket, sys
 from concurrent.futures import ThreadPoolExecutor
 probes = json.load(open(sys.argv[1])); timeout = float(sys.argv[2])
@@ -224,6 +243,9 @@ def one(p):
     r = {"token": p["token"], "connected": False, "reply": None, "error": None,
          "send_error": None, "local": None}
     s = None
+    if p["proto"] == "icmp":
+        r.update(icmp_echo(p["dst"], p.get("sport"), p["token"], timeout))
+        return r
     try:
         if p["proto"] == "tcp":
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -388,9 +410,12 @@ class Topology:
             r = seen.get(p["token"], {})
             h = hits.get(p["token"], [])
             first = h[0] if h else None
+            # TCP/UDP: reached = the listener got it. ICMP echo: reached = the reply came back
+            # (dnlint's question); delivered_* / seen_src: the destination's raw socket's view
+            reached = bool(r.get("reply") is not None) if p["proto"] == "icmp" else bool(h)
             results.append({
                 **p,
-                "reached": bool(h),
+                "reached": reached,
                 "delivered_to": first[0] if first else None,
                 "delivered_ip": first[1].get("dst") if first else None,
                 "delivered_port": first[1].get("dport") if first else None,
@@ -401,6 +426,7 @@ class Topology:
                 "error": r.get("error"),
                 "send_error": r.get("send_error"),
                 "local": r.get("local"),
+                "reply_from": r.get("reply_from"),
             })
         return results
 
@@ -459,7 +485,8 @@ def build_host(lab: Lab, case: Case) -> Topology:
     topo = Topology(lab, case, host, outside, containers)
     for ns in (host, outside, *containers.values()):
         ns.sh("sysctl -q -w net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 "
-              "net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1")
+              "net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 "
+              "'net.ipv4.ping_group_range=0 0'")  # ICMP echo probes use ping sockets as root
 
     # uplink
     lab.veth(host, case.uplink, outside, "eth0")
