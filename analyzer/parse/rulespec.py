@@ -515,8 +515,8 @@ class PlanCache:
         raw = None
         if '"' not in line:
             words = raw = line.split()
-            # the shape: option words kept, every other word replaced by one marker (in C)
-            key = _BLANK_VALUES(_MARK, line)
+            # the shape: option words kept, every other word replaced by one marker
+            key = " ".join([w if w[0] in "-!" else _MARK for w in words])
         else:
             parts = line.split('"')
             if len(parts) == 3 and "\\" not in line and parts[0][-1:].isspace() \
