@@ -487,7 +487,6 @@ _PLANNERS = {
 
 # --------------------------------------------------------------------------- cache
 
-_BLANK_VALUES = re.compile(r"(?<!\S)[^\s!-]\S*").sub
 _MARK = "\x00"
 
 
@@ -521,12 +520,13 @@ class PlanCache:
             parts = line.split('"')
             if len(parts) == 3 and "\\" not in line and parts[0][-1:].isspace() \
                     and (not parts[2] or parts[2][0].isspace()):
-                p0, p2 = parts[0], parts[2]
+                w0, w2 = parts[0].split(), parts[2].split()
                 # the quoted word is one value: mark it with the quote itself
-                key = f'{_BLANK_VALUES(_MARK, p0)}"{_BLANK_VALUES(_MARK, p2)}'
-                words = p0.split()
+                key = (" ".join([w if w[0] in "-!" else _MARK for w in w0]) + '"'
+                       + " ".join([w if w[0] in "-!" else _MARK for w in w2]))
+                words = w0
                 words.append(parts[1])
-                words += p2.split()
+                words += w2
             else:
                 raw = _find_words(line)
                 words = [_unquote(w) if '"' in w else w for w in raw]
