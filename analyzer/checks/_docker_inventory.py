@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..engine.answer import Answer
+from ..engine.explain import rule_place
 from ..engine.query import (Engine, EndpointError, Origin, _accepted_answer, _assemble, _dedupe, _routed_via,
                             resolve_destination, resolve_origin, search)
 from ..ir import DockerNetwork, Span
@@ -219,11 +220,7 @@ def step_span(ctx: CheckContext, step: dict | None, family: int = 4) -> Span | N
 
 
 def where(step: dict | None) -> str:
-    if not step or not step.get("chain"):
-        return "the kernel"
-    idx = f" rule #{step['index']}" if step.get("index") else " policy"
-    line = f" (line {step['line']})" if step.get("line") else ""
-    return f"{step['table']} {step['chain']}{idx}{line}"
+    return rule_place(step, kernel="the kernel", long=True)
 
 
 def routed_published(ctx, net) -> set[tuple[int, int]]:

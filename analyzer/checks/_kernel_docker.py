@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..engine.answer import Answer
+from ..engine.explain import rule_place
 from ..ir import Rule, Sysctl
 from ..model.host import LOOPBACK_V4, HostModel
 from ..model.intervals import cidr_interval, ip_str
@@ -111,12 +112,6 @@ def flag(s: Sysctl | None) -> bool | None:
         return None
 
 
-def _where(d: dict | None) -> str:
-    if not d or not d.get("chain"):
-        return "the kernel"
-    idx = f" #{d['index']}" if d.get("index") else ""
-    line = f" (line {d['line']})" if d.get("line") else ""
-    return f"{d['table']} {d['chain']}{idx}{line}"
 
 
 def flow_text(a: Answer, label: str, outcome: str | None = None) -> str:
@@ -139,7 +134,7 @@ def flow_text(a: Answer, label: str, outcome: str | None = None) -> str:
                 outcome = "possibly " + outcome
         else:
             b = a.blocked_by or {}
-            outcome = f"{a.verdict} at {_where(b)}"
+            outcome = f"{a.verdict} at {rule_place(b, kernel='the kernel')}"
     parts.append(outcome)
     return f"{head}: " + ", ".join(parts)
 

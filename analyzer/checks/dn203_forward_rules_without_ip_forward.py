@@ -2,7 +2,7 @@ import re
 
 from ..ir import Severity
 from ._kernel_docker import flag
-from .base import Check
+from .base import Check, chains_reachable_from
 
 _FWD = re.compile(r"^net\.ipv([46])\.conf\.([^.]+)\.forwarding$")
 
@@ -90,19 +90,6 @@ class ForwardRulesWithoutIpForward(Check):
 def _acts(table, chain) -> bool:
     """Does a rule reachable from ``chain`` (through jumps and gotos) do anything but jump on,
     return or count? A FORWARD made only of such rules decides nothing, forwarding or not."""
-    seen, todo = set(), [chain]
-    while todo:
-        c = todo.pop()
-        if c.name in seen:
-            continue
-        seen.add(c.name)
-        for r in c.rules:
-            t = r.target
-            if t is None or t.name == "RETURN":
-                continue
-            sub = table.chain(t.name)
-            if sub is not None and not sub.builtin:
-                todo.append(sub)
-                continue
-            return True
-    return False
+    reachable = chains_reachable_from(table, chain.name)
+    return any(r.target is not None and r.target.name != "RETURN" and r.target.name not in reachable
+               for name in reachable for r in table.chain(name).rules)

@@ -5,12 +5,18 @@ from __future__ import annotations
 from .answer import Answer
 
 
-def _where(d: dict | None) -> str:
+def rule_place(d: dict | None, *, kernel: str = "kernel", long: bool = False) -> str:
+    """Where a path step, blocker or translation rule stands: ``filter FORWARD #2 (line 9)``;
+    ``long`` says ``rule #2`` and names a chain's ``policy``; ``kernel`` when no rule decided."""
     if not d or not d.get("chain"):
-        return "kernel"
-    idx = f" #{d['index']}" if d.get("index") else ""
+        return kernel
+    if long:
+        idx = f" rule #{d['index']}" if d.get("index") else " policy"
+    else:
+        idx = f" #{d['index']}" if d.get("index") else ""
     line = f" (line {d['line']})" if d.get("line") else ""
     return f"{d['table']} {d['chain']}{idx}{line}"
+
 
 
 def render_answer(a: Answer) -> str:
@@ -25,7 +31,7 @@ def render_answer(a: Answer) -> str:
         b = a.blocked_by or {}
         head = f"BLOCKED ({a.verdict})  {flow}: {b.get('reason')}"
         if b.get("chain"):
-            head += f" [{_where(b)}]"
+            head += f" [{rule_place(b)}]"
     else:
         head = f"POSSIBLE  {flow}: the answer depends on matches dnlint does not model"
     out.append(head)
@@ -42,16 +48,16 @@ def render_answer(a: Answer) -> str:
     if a.path:
         out.append("Path:")
         for i, s in enumerate(a.path, 1):
-            out.append(f"  {i}. {_where(s)}: {s['action']}")
+            out.append(f"  {i}. {rule_place(s)}: {s['action']}")
     if a.translations:
         out.append("Translations:")
         for t in a.translations:
-            rule = f" ({_where(t['rule'])})" if t.get("rule") else ""
+            rule = f" ({rule_place(t['rule'])})" if t.get("rule") else ""
             out.append(f"  {t['kind']} {t['from']} -> {t['to']}{rule}")
     if a.also_blocked_by:
         out.append("Other packets of this query are blocked by:")
         for b in a.also_blocked_by[:10]:
-            out.append(f"  - {b.get('reason')} [{_where(b)}]")
+            out.append(f"  - {b.get('reason')} [{rule_place(b)}]")
     if a.approximated:
         out.append("Approximated (not modelled):")
         out.extend(f"  - {x}" for x in a.approximated)
