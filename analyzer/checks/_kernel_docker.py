@@ -6,13 +6,14 @@ address `outside` uses, and the one-line witness flow of an engine answer.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..engine.answer import Answer
 from ..engine.explain import rule_place
-from ..ir import Rule, Sysctl
+from ..ir import Rule, Span, Sysctl
 from ..model.host import LOOPBACK_V4, HostModel
-from ..model.intervals import cidr_interval, ip_str
+from ..model.intervals import cidr_interval, ip_int, ip_str
 from ..model.values import nat_spec, port_list, port_range
 from .base import CheckContext, RuleRef
 
@@ -80,6 +81,58 @@ def dnat_rules(ctx: CheckContext, family: int = 4) -> list[DnatRule]:
 
 def is_loopback(addr: int | None) -> bool:
     return addr is not None and LOOPBACK_V4[0] <= addr <= LOOPBACK_V4[1]
+
+
+def host_ip_is_loopback(text: str | None) -> bool | None:
+    """True for a 127.0.0.0/8 host IP, False for any other (0.0.0.0, a host address), None for IPv6/unknown."""
+    if text is None:
+        return None
+    t = text.strip().strip("[]")
+    if t in ("", "0.0.0.0", "*"):
+        return False
+    if ":" in t:
+        return None
+    v = ip_int(t)
+    return None if v is None else is_loopback(v)
+
+
+@dataclass
+class Publication:
+    """A container port published through the host, as one source in the dump shows it."""
+
+    ip: int | None  # the container's IPv4 address
+    port: int | None  # the container port
+    proto: str
+    host_lo: bool | None  # bound on 127.0.0.0/8 only; False: another address; None: IPv6 or unknown
+    rank: int  # the evidence, best first: 0 a nat DNAT rule, 1 a docker-proxy, 2 `docker inspect`
+    span: Span | None  # None: a docker-proxy whose process line the dump lacks
+    what: str
+
+
+def publications(ctx: CheckContext, host: HostModel) -> Iterator[Publication]:
+    """Every publication the dump shows: nat DNAT rules, docker-proxy arguments (from ss/ps)
+    and the port bindings of `docker inspect`."""
+    for d in dnat_rules(ctx, 4):
+        if d.to_addr is None:
+            continue
+        dst = rule_dst_point(d.rule)
+        yield Publication(d.to_addr, d.container_port(d.port), (d.proto or "tcp").lower(),
+                          dst is not None and is_loopback(dst), 0, d.rule.span,
+                          f"nat {d.ref.chain.name} #{d.ref.index} DNATs {ip_str(dst, 4) if dst is not None else 'any'}:"
+                          f"{d.port} to it")
+    pids = {p.pid: p for p in ctx.dump.facts.processes if p.pid is not None}
+    for p in host.proxies:
+        proc = pids.get(p.pid)
+        yield Publication(ip_int(p.container_ip), p.container_port, (p.proto or "tcp").lower(),
+                          host_ip_is_loopback(p.host_ip), 1, proc.span if proc is not None else None,
+                          f"docker-proxy listens on {p.host_ip}:{p.host_port}/{p.proto}")
+    for c in ctx.dump.facts.docker_containers:
+        for b in c.ports:
+            for e in c.endpoints:
+                ip = ip_int((e.ipv4 or "").split("/")[0]) if e.ipv4 else None
+                yield Publication(ip, b.container_port, (b.proto or "tcp").lower(), host_ip_is_loopback(b.host_ip), 2,
+                                  c.span, f"container {c.name} publishes {b.host_ip or '0.0.0.0'}:{b.host_port}->"
+                                          f"{b.container_port}/{b.proto}")
 
 
 def rule_dst_point(rule: Rule, family: int = 4) -> int | None:

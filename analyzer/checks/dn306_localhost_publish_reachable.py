@@ -1,9 +1,9 @@
 from dataclasses import dataclass, field
 
 from ..ir import Severity, Span
-from ..model.intervals import IntervalSet, ip_int, ip_str
+from ..model.intervals import IntervalSet, ip_str
 from ._docker_inventory import EndpointError, ask, bridge_networks, container_space
-from ._kernel_docker import dnat_rules, flow_text, is_loopback, rule_dst_point
+from ._kernel_docker import flow_text, is_loopback, publications
 from .base import Check
 
 
@@ -18,19 +18,6 @@ class _Target:
     def best(self) -> tuple[Span, str]:
         _r, span, what = min(self.evidence, key=lambda e: (e[0], e[1].line))
         return span, what
-
-
-def _is_lo(text: str | None) -> bool | None:
-    """True for a 127.0.0.0/8 host IP, False for any other (0.0.0.0, a host address), None for IPv6/unknown."""
-    if text is None:
-        return None
-    t = text.strip().strip("[]")
-    if t in ("", "0.0.0.0", "*"):
-        return False
-    if ":" in t:
-        return None
-    v = ip_int(t)
-    return None if v is None else is_loopback(v)
 
 
 class LocalhostPublishReachable(Check):
@@ -88,39 +75,14 @@ class LocalhostPublishReachable(Check):
         host = eng.host
         targets: dict[tuple[int, int, str], _Target] = {}
 
-        def note(ip: int | None, port: int | None, proto: str | None, lo: bool | None, rank: int, span: Span,
-                 what: str) -> None:
-            if ip is None or port is None or lo is None or is_loopback(ip):
-                return
-            t = targets.setdefault((ip, port, (proto or "tcp").lower()), _Target(ip, port, (proto or "tcp").lower()))
-            if lo:
-                t.evidence.append((rank, span, what))
+        for pub in publications(ctx, host):
+            if pub.ip is None or pub.port is None or pub.host_lo is None or pub.span is None or is_loopback(pub.ip):
+                continue
+            t = targets.setdefault((pub.ip, pub.port, pub.proto), _Target(pub.ip, pub.port, pub.proto))
+            if pub.host_lo:
+                t.evidence.append((pub.rank, pub.span, pub.what))
             else:
                 t.public = True
-
-        for d in dnat_rules(ctx, 4):
-            if d.to_addr is None:
-                continue
-            dst = rule_dst_point(d.rule)
-            lo = dst is not None and is_loopback(dst)
-            port = d.container_port(d.port)
-            note(d.to_addr, port, d.proto or "tcp", lo, 0, d.rule.span,
-                 f"nat {d.ref.chain.name} #{d.ref.index} DNATs {ip_str(dst, 4) if dst is not None else 'any'}:"
-                 f"{d.port} to it")
-        pids = {p.pid: p for p in ctx.dump.facts.processes if p.pid is not None}
-        for p in host.proxies:
-            proc = pids.get(p.pid)
-            if proc is None:
-                continue
-            note(ip_int(p.container_ip), p.container_port, p.proto, _is_lo(p.host_ip), 1, proc.span,
-                 f"docker-proxy listens on {p.host_ip}:{p.host_port}/{p.proto}")
-        for c in ctx.dump.facts.docker_containers:
-            for b in c.ports:
-                for e in c.endpoints:
-                    ip = ip_int((e.ipv4 or "").split("/")[0]) if e.ipv4 else None
-                    note(ip, b.container_port, b.proto, _is_lo(b.host_ip), 2, c.span,
-                         f"container {c.name} publishes {b.host_ip or '0.0.0.0'}:{b.host_port}->{b.container_port}/"
-                         f"{b.proto}")
         if not targets:
             return
         nets = bridge_networks(ctx, eng)

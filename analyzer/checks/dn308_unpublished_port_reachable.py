@@ -1,33 +1,12 @@
 from ..ir import Severity, Span
-from ..model.intervals import IntervalSet, ip_int, ip_str
+from ..model.intervals import IntervalSet, ip_str
 from ._docker_inventory import EndpointError, accepting_step, ask, ask_exists, bridge_networks, outside_space, \
     step_span, where
-from ._kernel_docker import dnat_rules, flow_text
+from ._kernel_docker import flow_text, publications
 from .base import Check
 
 MAX_CONTAINERS = 200  # a few questions per container address
 WELL_KNOWN = (22, 5432, 3306, 6379, 8080)
-
-
-def published_ports(ctx, eng) -> dict[int, set[tuple[int, str]]]:
-    """Container address -> its published (port, proto), from every source the dump has:
-    nat DNAT targets, docker-proxy arguments and `docker inspect` port bindings."""
-    out: dict[int, set[tuple[int, str]]] = {}
-    for d in dnat_rules(ctx, 4):
-        port = d.container_port(d.port)
-        if d.to_addr is not None and port is not None:
-            out.setdefault(d.to_addr, set()).add((port, d.proto or "tcp"))
-    for p in eng.host.proxies:
-        ip = ip_int(p.container_ip)
-        if ip is not None:
-            out.setdefault(ip, set()).add((p.container_port, p.proto))
-    for c in ctx.dump.facts.docker_containers:
-        for e in c.endpoints:
-            ip = ip_int((e.ipv4 or "").split("/")[0]) if e.ipv4 else None
-            if ip is not None:
-                for b in c.ports:
-                    out.setdefault(ip, set()).add((b.container_port, b.proto))
-    return out
 
 
 class UnpublishedPortReachable(Check):
@@ -84,7 +63,10 @@ class UnpublishedPortReachable(Check):
         nets = {n.name: n for n in bridge_networks(ctx, eng)}
         if not nets or outside_space(eng, list(nets.values())) is None:
             return
-        published = published_ports(ctx, eng)
+        published: dict[int, set[int]] = {}  # container address -> its published TCP ports
+        for pub in publications(ctx, host):
+            if pub.ip is not None and pub.port is not None and pub.proto == "tcp":
+                published.setdefault(pub.ip, set()).add(pub.port)
         seen: set[int] = set()
         asked = 0
         for e in host.endpoints:
@@ -93,7 +75,7 @@ class UnpublishedPortReachable(Check):
                 continue
             seen.add(e.ip)
             asked += 1
-            pub = {p for p, proto in published.get(e.ip, ()) if proto == "tcp"}
+            pub = published.get(e.ip, set())
             ipt = ip_str(e.ip, 4)
             try:
                 leak = ask_exists(eng, "outside", IntervalSet.point(e.ip), None, "tcp",
