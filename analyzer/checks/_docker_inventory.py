@@ -19,7 +19,7 @@ from ..model.intervals import IntervalSet, addr_max, ip_int, ip_str
 from .base import CheckContext
 
 __all__ = ["BridgeNet", "bridge_networks", "container_space", "sender_space", "ask", "ask_exists",
-           "outside_space", "endpoint_space", "routed_published", "accepting_step", "table_first_line", "EndpointError", "ip_str"]
+           "outside_space", "endpoint_space", "routed_published", "leak_past_routed_publications", "accepting_step", "table_first_line", "EndpointError", "ip_str"]
 
 
 @dataclass
@@ -236,3 +236,16 @@ def routed_published(ctx, net) -> set[tuple[int, int]]:
             if b.proto == "tcp" and ":" not in (b.host_ip or ""):
                 out.update((ip, b.container_port) for ip in ips)
     return out
+
+
+def leak_past_routed_publications(ctx, eng: Engine, net, src: str, dst_set: IntervalSet, port: int | None,
+                                  proto: str, src_set: IntervalSet | None) -> tuple[set[tuple[int, int]], Answer | None]:
+    """For a destination network in gateway mode ``routed``: its published (address, port)s
+    and a path from ``src`` to anything else in ``dst_set`` (None: only published ports are
+    reached). The set is empty, and nothing is asked, for any other network."""
+    published = routed_published(ctx, net)
+    if not published:
+        return published, None
+    leak = ask_exists(eng, src, dst_set, port, proto, lambda final: (final["dst"], final["dport"]) not in published,
+                      src_set=src_set, label=src)
+    return published, leak

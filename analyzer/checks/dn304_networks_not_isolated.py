@@ -1,6 +1,6 @@
 from ..ir import Severity
-from ._docker_inventory import (accepting_step, ask, ask_exists, bridge_networks, container_space, endpoint_space,
-                                routed_published, step_span, table_first_line, where)
+from ._docker_inventory import (accepting_step, ask, bridge_networks, container_space, endpoint_space,
+                                leak_past_routed_publications, step_span, table_first_line, where)
 from ._kernel_docker import flow_text
 from .base import Check
 
@@ -78,11 +78,10 @@ class NetworksNotIsolated(Check):
                     if better.reachable == ans.reachable:
                         ans = better
                 deliberate = ""
-                published = routed_published(ctx, b)
-                if published and ans.reachable:
-                    leak = ask_exists(eng, f"network:{a.name}", spaces[b.name], None, "tcp",
-                                      lambda final, pub=published: (final["dst"], final["dport"]) not in pub,
-                                      src_set=spaces[a.name], label=f"network:{a.name}")
+                published, leak = (leak_past_routed_publications(ctx, eng, b, f"network:{a.name}", spaces[b.name],
+                                                                  None, "tcp", spaces[a.name])
+                                   if ans.reachable else (set(), None))
+                if published:
                     if leak is None:
                         ports = ", ".join(sorted({f"{p}/tcp" for _ip, p in published}))
                         deliberate = (f" — deliberate: only ports published on network {b.name} ({ports}) are "

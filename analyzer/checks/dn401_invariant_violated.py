@@ -2,7 +2,7 @@ from collections.abc import Iterator
 
 from ..engine.query import EndpointError
 from ..ir import Severity, Span
-from ._docker_inventory import (accepting_step, ask, ask_exists, bridge_networks, container_space, routed_published,
+from ._docker_inventory import (accepting_step, ask, bridge_networks, container_space, leak_past_routed_publications,
                                 step_span, table_first_line, where)
 from ._kernel_docker import flow_text
 from .base import Check, Finding
@@ -139,11 +139,10 @@ class InvariantViolated(Check):
                     flow=flow_text(ans, src))
                 continue
             if expect == "unreachable" and ans.reachable and inv.dst == "network:*" and dst_set is not None:
-                published = routed_published(ctx, nets[dst.split(":", 1)[1]])
-                if published:  # Docker's promise leaves the published ports of a routed network open
-                    leak = ask_exists(eng, src, dst_set, inv.port, inv.proto or "tcp",
-                                      lambda final, pub=published: (final["dst"], final["dport"]) not in pub,
-                                      src_set=src_set, label=src)
+                # Docker's promise leaves the published ports of a routed network open
+                published, leak = leak_past_routed_publications(ctx, eng, nets[dst.split(":", 1)[1]], src, dst_set,
+                                                                inv.port, inv.proto or "tcp", src_set)
+                if published:
                     if leak is None:
                         continue
                     ans = leak
