@@ -129,10 +129,13 @@ class _Collector:
     def section(self, argv: Sequence[str], header: str | None = None,
                 filter: Callable[[str], str] | None = None) -> RunOutput | None:
         """Run ``argv`` and write its section. Returns the output when it succeeded."""
-        title = header or _cmdline(argv)
+        return self.write(header or _cmdline(argv), *self.call(argv), filter=filter)
+
+    def write(self, title: str, res: RunOutput | None, reason: str | None, missing: bool,
+              filter: Callable[[str], str] | None = None) -> RunOutput | None:
+        """Write the section of a command already run (what :meth:`call` returned)."""
         self.result.commands.append(title)
         self.out.append(f"### {title}")
-        res, reason, missing = self.call(argv)
         if res is not None and res.stdout:
             stdout = filter(res.stdout) if filter else res.stdout
             self.out.append(stdout if stdout.endswith("\n") or not stdout else stdout + "\n")
@@ -234,7 +237,8 @@ def _bridge_names(networks_json: str) -> list[str]:
 
 
 def _docker(c: _Collector, local_ifaces: set[str] | None = None) -> None:
-    res, reason, missing = c.call(["docker", "network", "ls", "-q"])
+    listed = c.call(["docker", "network", "ls", "-q"])
+    res, reason, missing = listed
     if res is None or reason is not None:
         title = "docker network inspect"
         if missing:
@@ -243,9 +247,10 @@ def _docker(c: _Collector, local_ifaces: set[str] | None = None) -> None:
             c.placeholder(title, f"docker network ls: {reason}")
         return
     nets = res.stdout.split()
-    if nets and local_ifaces is not None:
-        inspected, _, _ = c.call(["docker", "network", "inspect", *nets])
-        bridges = _bridge_names(inspected.stdout) if inspected is not None else []
+    inspect = ["docker", "network", "inspect", *nets]
+    inspected = c.call(inspect) if nets else None
+    if inspected is not None and local_ifaces is not None:
+        bridges = _bridge_names(inspected[0].stdout) if inspected[0] is not None else []
         if bridges and not any(b in local_ifaces for b in bridges):
             # the CLI reached a daemon of another network namespace (e.g. the machine's own
             # daemon while collecting inside a namespace): its inventory would mislead
@@ -254,11 +259,12 @@ def _docker(c: _Collector, local_ifaces: set[str] | None = None) -> None:
                           f"of its bridges ({', '.join(bridges[:4])}) exist here; set DOCKER_HOST "
                           f"to the socket of this namespace's daemon")
             return
-    if nets:
-        c.section(["docker", "network", "inspect", *nets])
-    else:
-        c.section(["docker", "network", "ls", "-q"])
-    res, reason, _ = c.call(["docker", "ps", "-aq"])
+    if inspected is not None:
+        c.write(_cmdline(inspect), *inspected)
+    else:  # no networks: say so with the command that showed it
+        c.write("docker network ls -q", *listed)
+    ps = c.call(["docker", "ps", "-aq"])
+    res, reason, _ = ps
     if res is None or reason is not None:
         c.placeholder("docker inspect", f"docker ps -aq: {reason}")
         return
@@ -266,7 +272,7 @@ def _docker(c: _Collector, local_ifaces: set[str] | None = None) -> None:
     if ids:
         c.section(["docker", "inspect", *ids])
     else:  # no containers: say so with the command that showed it
-        c.section(["docker", "ps", "-aq"])
+        c.write("docker ps -aq", *ps)
     if os.path.exists("/etc/docker/daemon.json"):
         c.section(["cat", "/etc/docker/daemon.json"])
 
