@@ -320,11 +320,11 @@ def test_dn308_follows_the_probes_of_unpublished_ports(captures):
         scenario = probes_file.name[: -len(".probes.json")]
         dump = captures / f"{scenario}.txt"
         got = _dn308_containers(dump)
+        owner = {ip_str(e.ip, 4): e.container for e in CheckContext(load_dump(dump)).engine(4).host.endpoints}
         for p in json.loads(probes_file.read_text()):
             if p["from"] != "outside" or not p["to"].startswith("172.") or p["proto"] != "tcp":
                 continue
-            who = next((e.container for e in CheckContext(load_dump(dump)).engine(4).host.endpoints
-                        if ip_str(e.ip, 4) == p["to"]), None)
+            who = owner.get(p["to"])
             if "not published" in (p.get("note") or "") and p["reached"]:
                 assert who in got, f"{scenario}: outside reached {p['to']}:{p['port']} (unpublished), no DN308"
             if not p["reached"]:
