@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
@@ -247,7 +248,10 @@ def _suppressions(ctx: CheckContext) -> dict[tuple[str, int], _Suppression]:
     return out
 
 
-def lint_dump(dump: HostDump, config: LintConfig | None = None) -> LintResult:
+def lint_dump(dump: HostDump, config: LintConfig | None = None, *,
+              run_check: Callable[[str, Callable[[], list[Finding]]], list[Finding]] | None = None) -> LintResult:
+    """Every enabled check on ``dump``. ``run_check(code, run)``, when given, runs each check
+    (``run()`` returns its findings): a place to time checks or bound their run time."""
     config = config or LintConfig.load()
     ctx = CheckContext(dump, options=config.options)
     findings: list[Finding] = []
@@ -255,9 +259,9 @@ def lint_dump(dump: HostDump, config: LintConfig | None = None) -> LintResult:
     for code, cls in all_checks().items():
         if code in ("DN013", "DN014") or not config.enabled(code):
             continue
-        check = cls()
+        run = (lambda check=cls(): list(check.run(ctx)))
         try:
-            findings.extend(check.run(ctx))
+            findings.extend(run_check(code, run) if run_check else run())
         except Exception as e:  # a failing check must not hide the others
             errors.append(f"{code}: internal error {e!r}")
     try:

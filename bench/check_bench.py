@@ -93,37 +93,24 @@ def bench(argv: list[str], repeat: int, timeout: float, target: float | None = N
 
 def per_check(path: Path) -> tuple[float, float, dict[str, float]]:
     """In-process: load time, lint time and each check's time (strict ruleset)."""
-    from dnlint.checks.registry import all_checks
     from dnlint.lint import LintConfig, lint_dump
     from dnlint.load import load_dump
 
     times: dict[str, float] = {}
-    saved = []
-    for cls in all_checks().values():
-        saved.append((cls, cls.__dict__.get("run")))
-        orig = cls.run
 
-        def run(self, ctx, _orig=orig, _code=cls.code):
-            t = time.perf_counter()
-            try:
-                return list(_orig(self, ctx))
-            finally:
-                times[_code] = times.get(_code, 0.0) + time.perf_counter() - t
+    def timed(code, run):
+        t = time.perf_counter()
+        try:
+            return run()
+        finally:
+            times[code] = times.get(code, 0.0) + time.perf_counter() - t
 
-        cls.run = run
-    try:
-        t = time.perf_counter()
-        dump = load_dump(path)
-        load_s = time.perf_counter() - t
-        t = time.perf_counter()
-        lint_dump(dump, LintConfig.load(ruleset="strict", cwd=ROOT))
-        lint_s = time.perf_counter() - t
-    finally:
-        for cls, run in saved:
-            if run is None:
-                del cls.run
-            else:
-                cls.run = run
+    t = time.perf_counter()
+    dump = load_dump(path)
+    load_s = time.perf_counter() - t
+    t = time.perf_counter()
+    lint_dump(dump, LintConfig.load(ruleset="strict", cwd=ROOT), run_check=timed)
+    lint_s = time.perf_counter() - t
     return load_s, lint_s, times
 
 

@@ -49,45 +49,35 @@ def _config() -> LintConfig:
     return LintConfig.load(ruleset="strict", cwd=CORPUS)
 
 
-def _timed(cls, orig, times: dict[str, float]):
-    def run(self, ctx):
+def _bounded(times: dict[str, float]):
+    """Runs each check with a time budget (SIGALRM) and records how long it took."""
+    def run_check(code, run):
         def on_alarm(signum, frame):
-            raise CheckTimeout(f"{cls.code} ran longer than {CHECK_BUDGET_S:.0f} s")
+            raise CheckTimeout(f"{code} ran longer than {CHECK_BUDGET_S:.0f} s")
 
         old = signal.signal(signal.SIGALRM, on_alarm)
         signal.setitimer(signal.ITIMER_REAL, CHECK_BUDGET_S)
         t = time.perf_counter()
         try:
-            return list(orig(self, ctx))
+            return run()
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, old)
-            times[cls.code] = times.get(cls.code, 0.0) + time.perf_counter() - t
+            times[code] = times.get(code, 0.0) + time.perf_counter() - t
 
-    return run
+    return run_check
 
 
 def outcome(path: Path) -> Outcome:
     if path in _OUTCOMES:
         return _OUTCOMES[path]
     out = Outcome()
-    patched = []
-    try:
-        for cls in all_checks().values():
-            patched.append((cls, cls.__dict__.get("run")))
-            cls.run = _timed(cls, cls.run, out.per_check)
-        t = time.perf_counter()
-        dump = load_dump(path)
-        out.load_s = time.perf_counter() - t
-        t = time.perf_counter()
-        result = lint_dump(dump, _config())
-        out.lint_s = time.perf_counter() - t
-    finally:
-        for cls, run in patched:
-            if run is None:
-                del cls.run
-            else:
-                cls.run = run
+    t = time.perf_counter()
+    dump = load_dump(path)
+    out.load_s = time.perf_counter() - t
+    t = time.perf_counter()
+    result = lint_dump(dump, _config(), run_check=_bounded(out.per_check))
+    out.lint_s = time.perf_counter() - t
     out.codes = Counter(f.code for f in result.findings)
     out.errors = list(result.errors)
     for f in result.findings:
