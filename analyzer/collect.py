@@ -45,8 +45,13 @@ SYSCTL_PATTERNS: tuple[str, ...] = (
     r"net\.bridge\.bridge-nf-call-iptables",
     r"net\.bridge\.bridge-nf-call-ip6tables",
     r"net\.ipv6\.conf\.all\.forwarding",
+    r"net\.ipv4\.conf\.[^.]+\.accept_local",
 )
 _SYSCTL_RE = re.compile("|".join(f"(?:{p})" for p in SYSCTL_PATTERNS))
+#: the filter `sysctl -a` output goes through; the section is titled with it, so that the dump says
+#: which keys it would show (a key that matches and is absent is absent on the host, as
+#: net.bridge.* is when br_netfilter is not loaded)
+SYSCTL_GREP = "^(" + "|".join(SYSCTL_PATTERNS) + ") = "
 
 
 class RunOutput(Protocol):
@@ -176,20 +181,16 @@ def _iptables_default_backend(c: _Collector) -> str | None:
     return None
 
 
-def _sysctl_keys(c: _Collector) -> tuple[list[str] | None, str | None, bool]:
-    res, reason, missing = c.call(["sysctl", "-N", "-a"])
-    names: list[str] = []
-    if res is not None and res.stdout.strip() and "=" not in res.stdout.splitlines()[0]:
-        names = [ln.strip() for ln in res.stdout.splitlines() if ln.strip()]
-    elif not missing:  # a sysctl without -N (busybox): read the names from `sysctl -a`
-        res, reason, missing = c.call(["sysctl", "-a"])
-        if res is not None:
-            names = [ln.split("=", 1)[0].strip() for ln in res.stdout.splitlines() if "=" in ln]
-    if missing:
-        return None, reason, True
-    if not names:
-        return None, reason or "no sysctl keys listed", False
-    return [n for n in names if _SYSCTL_RE.fullmatch(n)], None, False
+def _sysctl_lines(c: _Collector):
+    """``sysctl -a`` (one call) and the lines of the keys that decide a packet's fate."""
+    res, reason, missing = c.call(["sysctl", "-a"])
+    lines: list[str] = []
+    if res is not None:
+        for ln in res.stdout.splitlines():
+            key = ln.split("=", 1)[0].strip()
+            if "=" in ln and _SYSCTL_RE.fullmatch(key):
+                lines.append(ln.strip())
+    return res, reason, missing, lines
 
 
 def _own_netns() -> str | None:
@@ -329,8 +330,8 @@ def collect_dump(*, runner: Runner | None = None,
     res, _, _ = c.call(["docker", "version", "--format", "{{.Server.Version}}"])
     if res is not None and res.returncode == 0 and res.stdout.strip():
         head.append(f"# docker server: {_first_line(res.stdout)}")
-    keys, sysctl_reason, sysctl_missing = _sysctl_keys(c)
-    if keys is not None and not any(k.startswith("net.bridge.") for k in keys):
+    sysctl_res, sysctl_reason, sysctl_missing, sysctl_lines = _sysctl_lines(c)
+    if sysctl_res is not None and sysctl_lines and not any(k.startswith("net.bridge.") for k in sysctl_lines):
         head.append("# br_netfilter: not loaded (no net.bridge.* sysctls)")
     c.out.extend(head + [f"# {h}" for h in extra_header])
     header_end = len(c.out)
@@ -349,10 +350,11 @@ def collect_dump(*, runner: Runner | None = None,
         res = c.section(argv)
         if argv[:2] == ["ip", "-d"] and res is not None:  # ip -d link show
             local_ifaces = {m.group(1) for m in _LINK_NAME.finditer(res.stdout)}
-    if keys:
-        c.section(["sysctl", *keys])
+    title = f"sysctl -a | grep -E '{SYSCTL_GREP}'"
+    if sysctl_res is not None and sysctl_lines:
+        c.write(title, sysctl_res, None, False, filter=lambda _out: "\n".join(sysctl_lines) + "\n")
     else:
-        c.placeholder("sysctl", sysctl_reason or "no matching keys", missing=sysctl_missing)
+        c.placeholder(title, sysctl_reason or "no matching keys", missing=sysctl_missing)
     own = _own_netns() if runner is None else None
     for argv in plan[8:]:
         if argv[0] == "ps" and own is not None:

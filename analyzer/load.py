@@ -138,6 +138,8 @@ def _parse_block(block: Block, rulesets: list[Ruleset], facts: dict[str, list],
         )
         if info and info.backend:
             rs = [r if r.backend else _with_backend(r, info.backend) for r in rs]
+        if info and info.scope is not None:
+            rs = [_with_scope(r, info.scope) for r in rs]
         rulesets.extend(rs)
         diagnostics.extend(ds)
     elif kind is SectionKind.LISTING:
@@ -149,6 +151,8 @@ def _parse_block(block: Block, rulesets: list[Ruleset], facts: dict[str, list],
             family=info.family if info else None,
             command=info.command if info else None,
         )
+        if info and info.scope is not None:
+            rs = [_with_scope(r, info.scope) for r in rs]
         rulesets.extend(rs)
         diagnostics.extend(ds)
     elif kind in (SectionKind.ADDR, SectionKind.LINK):
@@ -169,6 +173,12 @@ def _with_backend(rs: Ruleset, backend: str) -> Ruleset:
     from dataclasses import replace
 
     return replace(rs, backend=backend)
+
+
+def _with_scope(rs: Ruleset, scope) -> Ruleset:
+    from dataclasses import replace
+
+    return replace(rs, scope=scope)
 
 
 def _route(block: Block, facts: dict[str, list], diagnostics: list[Diagnostic]) -> None:

@@ -13,8 +13,11 @@ FACTS = """### ip -o addr
 default via 192.0.2.254 dev eth0
 192.0.2.0/24 dev eth0 proto kernel scope link src 192.0.2.1
 10.1.0.0/24 dev eth1 proto kernel scope link src 10.1.0.1
-### sysctl net.ipv4.ip_forward
+### sysctl net.ipv4.ip_forward net.ipv4.conf.all.route_localnet net.ipv4.conf.eth0.route_localnet net.ipv4.conf.eth1.route_localnet
 net.ipv4.ip_forward = {forward}
+net.ipv4.conf.all.route_localnet = 0
+net.ipv4.conf.eth0.route_localnet = 0
+net.ipv4.conf.eth1.route_localnet = 0
 ### ss -tlnp
 State  Recv-Q Send-Q Local Address:Port Peer Address:Port Process
 LISTEN 0      128          0.0.0.0:22        0.0.0.0:*     users:(("sshd",pid=100,fd=3))
@@ -71,6 +74,17 @@ def test_forwarding_disabled():
     rules = FILTER.format(input="ACCEPT", fwd="ACCEPT", rules="")
     a = ask(rules, "outside", "10.1.0.5", 80, forward=0)
     assert a.reachable is False and a.verdict == "FORWARDING_DISABLED"
+
+
+def test_loopback_destination_turns_on_route_localnet_when_the_dump_lacks_it():
+    """`sysctl net.ipv4.ip_forward` says nothing of route_localnet: with it 1 on eth0 the kernel
+    routes a 127.0.0.1 destination arriving there to the local socket, so the answer is unknown."""
+    rules = FILTER.format(input="ACCEPT", fwd="ACCEPT", rules="")
+    text = f"### iptables-save\n{rules}\n" + FACTS.format(forward=1).split("### sysctl")[0] + \
+        "### sysctl net.ipv4.ip_forward\nnet.ipv4.ip_forward = 1\n" + "### ss" + FACTS.split("### ss")[1]
+    a = query_dump(load_text(text, "t.txt"), "iface:eth0", "127.0.0.1", 22, "tcp")
+    assert a.reachable is None
+    assert any("net.ipv4.conf.eth0.route_localnet is not in the dump" in x for x in a.approximated)
 
 
 def test_loopback_source_from_outside_is_martian():
@@ -217,8 +231,10 @@ def test_every_answer_names_the_assumptions_it_rests_on():
     eng = engine_for(load_text(text, "nosysctl.txt"))
     for _ in range(2):  # the second query on the same engine must say it too
         a = query(eng, "outside", "10.1.0.5", 80)
-        assert a.reachable is False and a.verdict == "FORWARDING_DISABLED"
-        assert any("ip_forward assumed 0" in x for x in a.assumptions)
+        # forwarding decides it and no section shows net.ipv4.ip_forward: unknown, and said
+        assert a.reachable is None and a.verdict == "ACCEPT"
+        assert any(x.startswith("net.ipv4.ip_forward is not in the dump (no sysctl section covers it)")
+                   for x in a.approximated)
 
 
 V6 = """### ip6tables-save
@@ -239,6 +255,9 @@ COMMIT
 default via 2001:db8:ffff::fe dev eth0 metric 1024 pref medium
 ### sysctl net.ipv6.conf.all.forwarding
 net.ipv6.conf.all.forwarding = 0
+### ss -tlnp
+State  Recv-Q Send-Q Local Address:Port Peer Address:Port Process
+LISTEN 0      128             [::]:22           [::]:*    users:(("sshd",pid=100,fd=3))
 """
 
 
@@ -280,6 +299,9 @@ COMMIT
 ### ip route
 default via 192.0.2.254 dev eth0
 192.0.2.0/24 dev eth0 proto kernel scope link src 192.0.2.1
+### ss -ulnp
+State  Recv-Q Send-Q Local Address:Port Peer Address:Port Process
+UNCONN 0      0          0.0.0.0:53        0.0.0.0:*     users:(("dnsmasq",pid=2,fd=4))
 """
     from dnlint.engine.query import query_dump
     from dnlint.load import load_text

@@ -86,8 +86,8 @@ class RecordingRun(explore_mod.SymbolicRun):
         finally:
             self._line = None
 
-    def free_choice(self, what, flow, *, unknown):
-        choice = super().free_choice(what, flow, unknown=unknown)
+    def free_choice(self, what, flow, *, unknown, **kw):
+        choice = super().free_choice(what, flow, unknown=unknown, **kw)
         self.free_log.append((self._line, choice))
         return choice
 
@@ -182,36 +182,6 @@ def replay_leaf(eng, origin, leaf, proto, quirks=frozenset(), point_only=False):
     return witness, conc, crun
 
 
-# Disagreements whose cause is a known engine limitation: the hairpin (src == dst) martian
-# check of Path.transmit runs only when the destination is one value (an equality between
-# two fields is not a box). They are counted and printed, not failed, so that any OTHER
-# disagreement stands out.
-KNOWN: dict[str, int] = {}
-
-
-def known_engine_bug(eng, origin, leaf, proto, conc) -> str | None:
-    """The known engine bug that explains a disagreement: the replay agrees once the concrete run
-    imitates that bug."""
-    zeronet = "addrtype: 0.0.0.0/8 is BROADCAST in the kernel"
-    for quirks, point_only in (((), True),):
-        try:
-            _w, c2, r2 = replay_leaf(eng, origin, leaf, proto, quirks=quirks, point_only=point_only)
-        except ReplayMismatch:
-            continue
-        if compare(leaf, c2, r2) or r2.leftovers():
-            continue
-        labels = [zeronet] if quirks else []
-        if point_only:
-            # 2. Path decides some things only when a field is one value (ex.point): with a port
-            #    or destination range the check is skipped instead of forked on
-            what = {"NO_LISTENER": "deliver_local: no listener check",
-                    "MARTIAN": "transmit: no hairpin (src == dst) martian check"}.get(
-                conc.verdict, f"{conc.verdict}/{conc.delivery.by if conc.delivery else None}")
-            labels.append(f"{what} when the field is not one value")
-        return "; ".join(labels)
-    return None
-
-
 MAX_RUNS = int(os.environ.get("REPLAY_MAX_RUNS", "250"))
 
 
@@ -248,11 +218,6 @@ def check_query(eng, src: str, dst: str, port, proto: str, category: str, contex
                 witness = {f: leaf.values[leaf.run.st.initial[f]] for f in FIELDS}
                 diffs = [f"replay could not follow the symbolic run: {e}"]
             n += 1
-            if diffs and conc is not None:
-                bug = None if os.environ.get('REPLAY_STRICT') else known_engine_bug(eng, origin, leaf, proto, conc)
-                if bug is not None:
-                    KNOWN[bug] = KNOWN.get(bug, 0) + 1
-                    diffs = []
             if diffs:
                 FAILURES.append(f"[{category}] {context}\nquery: {what} (origin {origin.kind} {origin.iface})\n"
                                 + "\n".join(diffs) + "\n" + _describe(leaf.outcome, conc, witness, host.family))
@@ -656,8 +621,25 @@ def test_regression_zeronet_source_is_no_witness():
     assert a.reachable is not True or ip_int(a.witness["src"]) >> 24 != 0, a.as_dict()
 
 
+def test_regression_equality_of_two_address_ranges():
+    """Fixed: "the original source is the final destination" between two ranges is a fork on the
+    relation (z3 keeps it), so a range of senders hairpinned onto themselves by a DNAT meets the
+    receiver's martian check on one path and not on the other, and each witness replays."""
+    from dnlint.engine.query import query
+
+    rules = ("*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
+             "-A PREROUTING -d 172.17.0.0/28 -j DNAT --to-destination 172.17.0.2-172.17.0.3\nCOMMIT\n"
+             "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n")
+    eng = engine_for(load_text(GEN_HOST + "### iptables-save\n" + rules, "eq.txt"))
+    n = check_query(eng, "172.17.0.2/31", "172.17.0.0/28", 80, "tcp", "equality")
+    assert_no_disagreement()
+    assert n >= 2
+    a = query(eng, "172.17.0.2/31", "172.17.0.0/28", 80, "tcp")
+    assert a.reachable is not None, a.as_dict()
+
+
 def test_zz_report_counts(capsys):
     with capsys.disabled():
         print("\nwitness replay: leaves replayed per category:", STATS)
         print("witness replay: z3 calls per category:", Z3_CALLS)
-        print("witness replay: disagreements explained by known engine bugs:", KNOWN)
+

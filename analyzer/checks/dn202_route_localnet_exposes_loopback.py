@@ -80,7 +80,12 @@ class RouteLocalnetExposesLoopback(Check):
                     except EndpointError:
                         continue
                     d = ans.delivered
-                    if ans.reachable is False or not d or not is_loopback(ip_int(d["ip"])):
+                    # an answer from 127.0.0.1 is a martian to an ordinary neighbour, not to one that
+                    # crafts its packets (or sets route_localnet itself): the request got through
+                    martian_reply = "reply is stopped" in (ans.blocked_by or {}).get("reason", "") and \
+                        ans.verdict == "MARTIAN"
+                    if (ans.reachable is False and not martian_reply) or not d or not d.get("ip") \
+                            or not is_loopback(ip_int(d["ip"])):
                         continue
                     exposed.append((iface, proto, d, ans))
             if not exposed:

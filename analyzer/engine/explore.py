@@ -46,6 +46,13 @@ class RunState:
     doms: dict[int, IntervalSet]
     negs: list[dict[int, IntervalSet]]
     kinds: dict[int, str]  # var -> field kind (for widths)
+    # (var a, var b, equal?): relations between two fields that no box can say (the original
+    # source is the final destination: a hairpin)
+    rels: tuple[tuple[int, int, bool], ...] = ()
+
+    def but(self, *, doms=None, negs=None, rels=None) -> "RunState":
+        return RunState(self.cur, self.initial, self.doms if doms is None else doms,
+                        self.negs if negs is None else negs, self.kinds, self.rels if rels is None else rels)
 
 
 class Checker:
@@ -80,6 +87,25 @@ class Checker:
             out.append(neg)
         return out
 
+    @staticmethod
+    def live_rels(doms: dict[int, IntervalSet], rels) -> list[tuple[int, int, bool]] | None:
+        """Relations that still constrain; None if one of them cannot hold."""
+        out = []
+        for a, b, eq in rels:
+            da, db = doms[a], doms[b]
+            if eq:
+                if not da.overlaps(db):
+                    return None
+                if da.is_point() and db.is_point():
+                    continue
+            else:
+                if not da.overlaps(db):
+                    continue
+                if da.is_point() and db.is_point():
+                    return None
+            out.append((a, b, eq))
+        return out
+
     def feasible(self, st: RunState) -> bool:
         for d in st.doms.values():
             if not d:
@@ -87,9 +113,12 @@ class Checker:
         negs = self.relevant(st.doms, st.negs)
         if negs is None:
             return False
-        if not negs:
+        rels = self.live_rels(st.doms, st.rels)
+        if rels is None:
+            return False
+        if not negs and not rels:
             return True
-        return self.model(st, negs) is not None
+        return self.model(st, negs, rels) is not None
 
     def _in(self, x, s: IntervalSet):
         import z3
@@ -102,24 +131,30 @@ class Checker:
                 terms.append(z3.And(z3.UGE(x, lo), z3.ULE(x, hi)))
         return z3.Or(*terms) if len(terms) != 1 else terms[0]
 
-    def model(self, st: RunState, negs=None) -> dict[int, int] | None:
+    def model(self, st: RunState, negs=None, rels=None) -> dict[int, int] | None:
         if negs is None:
             negs = self.relevant(st.doms, st.negs)
             if negs is None:
                 return None
-        if not negs:
+        if rels is None:
+            rels = self.live_rels(st.doms, st.rels)
+            if rels is None:
+                return None
+        if not negs and not rels:
             return {v: _nice(st.kinds[v], d) for v, d in st.doms.items()}
         import z3  # only when intervals cannot decide: most queries never load it
 
         self.z3_calls += 1
         s = z3.Solver()
         xs = {}
-        involved = {v for neg in negs for v in neg}
+        involved = {v for neg in negs for v in neg} | {v for a, b, _eq in rels for v in (a, b)}
         for v in involved:
             xs[v] = z3.BitVec(f"v{v}", self.width(st.kinds[v]))
             s.add(self._in(xs[v], st.doms[v]))
         for neg in negs:
             s.add(z3.Not(z3.And(*[self._in(xs[v], sset) for v, sset in neg.items()])))
+        for a, b, eq in rels:
+            s.add(xs[a] == xs[b] if eq else xs[a] != xs[b])
         if s.check() != z3.sat:
             return None
         m = s.model()
@@ -226,7 +261,7 @@ class SymbolicRun:
             return None
         doms = dict(self.st.doms)
         doms[v] = d
-        st = RunState(self.st.cur, self.st.initial, doms, self.st.negs, self.st.kinds)
+        st = self.st.but(doms=doms)
         return st if self.checker.feasible(st) else None
 
     def _with_box(self, box: dict[int, IntervalSet]) -> RunState | None:
@@ -236,7 +271,7 @@ class SymbolicRun:
             if not d:
                 return None
             doms[v] = d
-        st = RunState(self.st.cur, self.st.initial, doms, self.st.negs, self.st.kinds)
+        st = self.st.but(doms=doms)
         return st if self.checker.feasible(st) else None
 
     def _with_neg(self, box: dict[int, IntervalSet]) -> RunState | None:
@@ -247,7 +282,7 @@ class SymbolicRun:
             (v, s), = box.items()
             d = self.st.doms[v]
             return self._with_dom(v, d.intersect(s.complement(*_full(self.st.kinds[v], self.family).ivs[0])))
-        st = RunState(self.st.cur, self.st.initial, dict(self.st.doms), self.st.negs + [box], self.st.kinds)
+        st = self.st.but(doms=dict(self.st.doms), negs=self.st.negs + [box])
         return st if self.checker.feasible(st) else None
 
     def holds(self, fld: str, s: IntervalSet, flow=None) -> bool:
@@ -263,9 +298,11 @@ class SymbolicRun:
     def equal(self, a: str, b: str, flow) -> bool:
         """Do two fields hold the same value (e.g. the original source and the final destination)?
 
-        Decided by forking when one side is a single value; an equality between two ranges is
-        not a box, so then the path is marked approximated and taken as "not equal"."""
+        One side a single value: a fork on the other side's domain. Two ranges: a fork on the
+        relation itself, which z3 keeps with the path's other constraints (no box can say it)."""
         va, vb = self._resolve(a), self._resolve(b)
+        if va == vb:
+            return True
         da, db = self.st.doms[va], self.st.doms[vb]
         if not da.overlaps(db):
             return False
@@ -273,14 +310,29 @@ class SymbolicRun:
             return self.holds(b, da, flow)
         if db.is_point():
             return self.holds(a, db, flow)
-        flow.approximations.append(f"whether {a} equals {b} is not decided for address ranges")
-        return False
 
-    def free_choice(self, what: str, flow, *, unknown: bool) -> bool:
         def same():
-            return RunState(self.st.cur, self.st.initial, self.st.doms, self.st.negs, self.st.kinds)
+            both = da.intersect(db)
+            doms = dict(self.st.doms)
+            doms[va] = doms[vb] = both
+            st = self.st.but(doms=doms, rels=self.st.rels + ((va, vb, True),))
+            return st if self.checker.feasible(st) else None
+
+        def differ():
+            st = self.st.but(rels=self.st.rels + ((va, vb, False),))
+            return st if self.checker.feasible(st) else None
+
+        return self._decide((same, differ))
+
+    def free_choice(self, what: str, flow, *, unknown: bool, texts: tuple[str, str] | None = None) -> bool:
+        """Both outcomes of a condition the headers do not decide (a match dnlint does not
+        model, a stateful match, a host fact the dump does not show). ``texts``: what to record
+        for each outcome (default: "<what>: assumed to match / not to match")."""
+        def same():
+            return self.st.but()
         choice = self._decide((same, same))
-        text = f"{what}: {'assumed to match' if choice else 'assumed not to match'}"
+        text = (texts[0] if choice else texts[1]) if texts else \
+            f"{what}: {'assumed to match' if choice else 'assumed not to match'}"
         if unknown:
             flow.approximations.append(text)
         else:

@@ -206,11 +206,13 @@ def _routed_via(host: HostModel, dev: str) -> IntervalSet:
 # --------------------------------------------------------------------------- the search
 
 
-def _run_origin(eng: Engine, origin: Origin, proto: str):
+def _run_origin(eng: Engine, origin: Origin, proto: str, unknown_source: str | None = None):
     host = eng.host
 
     def body(run):
         flow = Flow(proto=proto)
+        if unknown_source:
+            flow.approximations.append(unknown_source)
         path = Path(host, run, eng.compiler)
         if origin.kind == "local":
             return path.from_local(flow)
@@ -253,7 +255,12 @@ def _proved_accept(leaf: Leaf) -> bool:
 def search(eng: Engine, origin: Origin, dst: IntervalSet, port: int | None, proto: str,
            sport: int | None = None) -> Exploration:
     init = _init(eng.host, origin, dst, port, proto, sport)
-    return explore(eng.host.family, init, _run_origin(eng, origin, proto), stop_when=_proved_accept)
+    unknown_source = None
+    if origin.kind == "local" and "src" not in init:
+        # the kernel picks the source from the route and the addresses, which the dump does not show
+        unknown_source = ("the host's source address for this connection is not known (no `ip addr` section, "
+                          "no `src` on the route)")
+    return explore(eng.host.family, init, _run_origin(eng, origin, proto, unknown_source), stop_when=_proved_accept)
 
 
 # --------------------------------------------------------------------------- the answer
@@ -534,6 +541,11 @@ def _assemble(eng: Engine, origin: Origin, result: Exploration, proto: str) -> A
                                   "reason": "no packet of this kind exists (the endpoints exclude each other)"})
     # every path is blocked; name what blocks them, the most common blocker first
     ans = _blocked_answer(eng, origin, blocked[0], proto)
+    open_ended = sorted({a for lf in blocked for a in lf.outcome.flow.open_ended})
+    if open_ended:
+        # what blocks it is shown, but a part of the rule set the dump lacks could change the path
+        ans.reachable = None
+        ans.approximated.extend(x for x in open_ended if x not in ans.approximated)
     others = []
     for lf in blocked[1:]:
         b = _blocker(lf.outcome)
@@ -557,7 +569,7 @@ def _reply_blocked_answer(first: Answer, rleaf: Leaf, later: bool = False) -> An
         b["reason"] = f"the reply is stopped: {b['reason']}"
     return Answer(
         reachable=False, verdict=o.verdict, witness=first.witness, translations=first.translations,
-        delivered=None,
+        delivered=first.delivered,  # the server got the first packet; its answer (or the rest) is stopped
         path=first.path + [{"table": None, "chain": None, "index": None, "line": None,
                             "action": ("the sender's next packet (conntrack: ESTABLISHED)" if later
                                        else "the server answers (conntrack: ESTABLISHED)")}]
@@ -633,10 +645,17 @@ def _proxy_leg(eng: Engine, first: Answer, o: Outcome, proto: str) -> Answer:
     """docker-proxy accepted the connection and opens a new one to the container."""
     host = eng.host
     cip, cport = o.proxy
-    dst = ip_int(cip)
-    if dst is None:
+    dst = ip_int(cip) if cip else None
+    if dst is None or cport is None:
+        # docker-proxy took the connection, but no place in the dump says where it forwards it:
+        # the container's view (which address, which source) is unknown, not the proxy's socket
+        port = first.delivered["port"] if first.delivered else None
         first.reachable = None
-        first.approximated.append(f"docker-proxy's container address {cip!r} is not understood")
+        first.approximated.append(
+            f"docker-proxy holds {proto} port {port}, but the dump does not say which container it forwards to "
+            "(no docker-proxy line in `ps`, no DNAT rule for the port, no `docker inspect` port binding)"
+            if cip is None else f"docker-proxy's container address {cip!r} is not understood")
+        first.delivered = {"ip": None, "port": None, "seen_src": None, "by": "docker-proxy"}
         return first
     origin = Origin("local", None, None, "docker-proxy")
     leg = search(eng, origin, IntervalSet.point(dst), cport, proto)

@@ -373,12 +373,14 @@ def _command_section(file: str, lines: list[str], h: _Header, blocks: list[Block
     failed = body_start < body_end and lines[body_start].lstrip().startswith("##!")
     if failed:
         note = lines[body_start].lstrip()[3:].strip()
-        sections.append(Section(info.kind, header_span, body_end, h.command, f"command failed: {note}"))
+        sections.append(Section(info.kind, header_span, body_end, h.command, f"command failed: {note}",
+                                scope=info.scope))
         return
     if h.indent < 0 and body_start < body_end and lines[body_end - 1].lstrip().startswith("##!"):
         # `dnlint collect` writes `##! <reason>` after what a failing command printed
         note = lines[body_end - 1].lstrip()[3:].strip()
-        sections.append(Section(info.kind, Span(file, body_end, 1), body_end, h.command, f"command failed: {note}"))
+        sections.append(Section(info.kind, Span(file, body_end, 1), body_end, h.command, f"command failed: {note}",
+                                scope=info.scope))
         body_end -= 1
         while body_end > body_start and not lines[body_end - 1].strip():
             body_end -= 1
@@ -403,9 +405,9 @@ def _command_section(file: str, lines: list[str], h: _Header, blocks: list[Block
                 blocks.append(Block(kind, text, run_info, note))
         if runs:
             sections.append(Section(runs[0][0] if info.kind is SectionKind.UNKNOWN else info.kind,
-                                    header_span, body_end, h.command))
+                                    header_span, body_end, h.command, scope=info.scope))
         else:
-            sections.append(Section(info.kind, header_span, body_end, h.command))
+            sections.append(Section(info.kind, header_span, body_end, h.command, scope=info.scope))
             if info.kind is SectionKind.UNKNOWN and h.indent < 0:
                 unread.append(h.command)
         return
@@ -413,4 +415,4 @@ def _command_section(file: str, lines: list[str], h: _Header, blocks: list[Block
     if body_start < body_end:
         blocks.append(Block(info.kind, _make_text(file, lines, body_start, body_end), info,
                             transcript=h.indent >= 0))
-    sections.append(Section(info.kind, header_span, body_end, h.command))
+    sections.append(Section(info.kind, header_span, body_end, h.command, scope=info.scope))

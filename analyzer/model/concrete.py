@@ -161,7 +161,8 @@ class ConcreteRun:
 
     # ------------------------------------------------------------------ free decisions
 
-    def free_choice(self, what: str, flow, *, unknown: bool, line: int | None = None) -> bool:
+    def free_choice(self, what: str, flow, *, unknown: bool, line: int | None = None,
+                    texts: tuple[str, str] | None = None) -> bool:
         if not self.free:
             raise ReplayMismatch(f"no recorded choice for {what!r}")
         entry = self.free.popleft()
@@ -172,7 +173,8 @@ class ConcreteRun:
                                      f"{what!r} (line {line})")
         else:
             choice = bool(entry)
-        text = f"{what}: {'assumed to match' if choice else 'assumed not to match'}"
+        text = (texts[0] if choice else texts[1]) if texts else \
+            f"{what}: {'assumed to match' if choice else 'assumed not to match'}"
         self.log.append(text)
         (flow.approximations if unknown else flow.choices).append(text)
         return choice

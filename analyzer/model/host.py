@@ -11,8 +11,9 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from ..ir import Chain, HostDump, Listener, RulesetFormat, Span, Table
-from ..parse.facts.ps import docker_proxies, dockerd_flags
 from ..parse.facts.sysctl import sysctl_iface_key
+from .coverage import Coverage
+from .docker import DockerView, Proxy, docker_view
 from .intervals import IntervalSet, addr_max, cidr_interval, ip_int, ip_str
 
 LOOPBACK_V4 = (0x7F000000, 0x7FFFFFFF)
@@ -41,14 +42,14 @@ class RouteResult:
     entry: RouteEntry | None
 
 
-@dataclass(slots=True)
-class Proxy:
-    proto: str
-    host_ip: str
-    host_port: int
-    container_ip: str
-    container_port: int
-    pid: int | None
+@dataclass(frozen=True, slots=True)
+class Unknown:
+    """A fact the dump does not show (out of every section's scope), that an answer may turn on:
+    ``likely`` is the value the kernel's or Docker's defaults give it, ``text`` says what is missing."""
+
+    key: str
+    likely: bool
+    text: str
 
 
 @dataclass(slots=True)
@@ -73,7 +74,6 @@ class HostModel:
     routes: list[RouteEntry]
     sysctls: dict[str, str]
     listeners: list[Listener]
-    listeners_known: bool
     proxies: list[Proxy]
     dockerd: dict[str, str | bool]
     dockerd_running: bool
@@ -87,6 +87,10 @@ class HostModel:
     static_assumptions: int = 0  # the first ones come from building the model; later ones from lookups
     query_log: list[str] = field(default_factory=list)  # assumptions the current query relied on
     ids: dict[str, str] = field(default_factory=dict)  # Docker container and network id -> name
+    coverage: Coverage | None = None
+    docker: DockerView | None = None
+    tables_known: set[str] = field(default_factory=lambda: {"raw", "mangle", "nat", "filter", "security"})
+    main_routes_shown: bool = True  # the dump lists the main routing table (else only connected routes are known)
 
     # ------------------------------------------------------------------ sysctls
 
@@ -108,44 +112,83 @@ class HostModel:
         if text not in self.query_log:
             self.query_log.append(text)
 
-    def route_localnet(self, iface: str) -> bool:
+    def _sysctl_state(self, key: str) -> bool | None | Unknown:
+        """A sysctl flag: its value; None when the dump would show the key and does not (the
+        host has no such key); :class:`Unknown` when no section of the dump covers it."""
+        v = self._flag(key)
+        if v is not None:
+            return v
+        if self.coverage is None or self.coverage.sysctl(key):
+            return None
+        shown = self.coverage.sysctl_sources()
+        where = (f"`{shown[0]}` does not cover it" if len(shown) == 1 else
+                 "no sysctl section covers it" if not shown else "none of its sysctl sections covers it")
+        return Unknown(key, False, f"{key} is not in the dump ({where})")
+
+    def _known(self, state: bool | Unknown, likely: bool, why: str | None) -> bool | Unknown:
+        if isinstance(state, Unknown):
+            text = state.text + (f"; {why}" if why else "")
+            return Unknown(state.key, likely, text)
+        return state
+
+    def route_localnet_state(self, iface: str) -> bool | Unknown:
         """IN_DEV_ROUTE_LOCALNET: conf.all OR conf.<iface> (IN_DEV_ORCONF in the kernel)."""
-        all_v = self._flag(sysctl_iface_key(4, "all", "route_localnet"))
-        dev_v = self._flag(sysctl_iface_key(4, iface, "route_localnet"))
-        if all_v is None and dev_v is None:
-            assumed = self._docker_sets_route_localnet(iface)
-            self._assume(f"route_localnet on {iface} assumed {int(assumed)}: no sysctl for it in the dump"
-                         + (" (dockerd with --userland-proxy=false sets it to 1 on its bridges)" if assumed else ""))
-            return assumed
-        return bool(all_v) or bool(dev_v)
+        all_v = self._sysctl_state(sysctl_iface_key(4, "all", "route_localnet"))
+        dev_v = self._sysctl_state(sysctl_iface_key(4, iface, "route_localnet"))
+        if all_v is True or dev_v is True:
+            return True
+        if isinstance(all_v, Unknown) or isinstance(dev_v, Unknown):
+            unknown = dev_v if isinstance(dev_v, Unknown) else all_v
+            docker = self._docker_sets_route_localnet(iface)
+            likely = docker and isinstance(dev_v, Unknown)
+            return self._known(unknown, likely, "dockerd with --userland-proxy=false sets it to 1 on its bridges"
+                               if likely else None)
+        return False
+
+    def route_localnet(self, iface: str) -> bool:
+        return self._resolve(self.route_localnet_state(iface))
+
+    def _resolve(self, state: bool | Unknown) -> bool:
+        """A fact's value for checks that need one: an unknown one is taken at its likely value,
+        and the assumption recorded."""
+        if isinstance(state, Unknown):
+            self._assume(f"{state.text}: taken as {int(state.likely)}")
+            return state.likely
+        return state
 
     def _docker_sets_route_localnet(self, iface: str) -> bool:
         return (self.dockerd_running and self.dockerd.get("--userland-proxy") is False
                 and iface in self.bridges)
 
-    def forwarding(self, iface: str) -> bool:
+    def forwarding_state(self, iface: str) -> bool | Unknown:
         """IN_DEV_FORWARD(in_dev): the input device's own forwarding setting.
 
         ``net.ipv4.ip_forward`` writes conf.all.forwarding and every device's setting, so
         when the device's own key is absent the global value stands in for it.
         """
         fam = self.family
-        dev_v = self._flag(sysctl_iface_key(fam, iface, "forwarding"))
-        if dev_v is not None:
-            return dev_v
+        dev = self._sysctl_state(sysctl_iface_key(fam, iface, "forwarding"))
+        if isinstance(dev, bool):
+            return dev
         keys = ("net.ipv4.ip_forward", sysctl_iface_key(4, "all", "forwarding")) if fam == 4 else (
             sysctl_iface_key(6, "all", "forwarding"),)
+        first: Unknown | None = None
         for key in keys:
-            v = self._flag(key)
-            if v is not None:
+            v = self._sysctl_state(key)
+            if isinstance(v, bool):
                 return v
-        assumed = self.dockerd_running and self.dockerd.get("--ip-forward", True) is not False
-        name = "net.ipv4.ip_forward" if fam == 4 else "net.ipv6.conf.all.forwarding"
-        self._assume(f"{name} assumed {int(assumed)}: no sysctl for it in the dump"
-                     + (" (dockerd enables it)" if assumed else " (the kernel's default)"))
-        return assumed
+            if isinstance(v, Unknown) and first is None:
+                first = v
+        if first is None:
+            return False  # covered and absent: no forwarding setting means none (never seen)
+        likely = self.dockerd_running and self.dockerd.get("--ip-forward", True) is not False
+        return self._known(first, likely, "dockerd turns it on when it starts" if likely else
+                           "the kernel's default is 0")
 
-    def hairpin(self, bridge: str) -> bool | None:
+    def forwarding(self, iface: str) -> bool:
+        return self._resolve(self.forwarding_state(iface))
+
+    def hairpin_state(self, bridge: str) -> bool | None | Unknown:
         """Whether the bridge sends a frame back out the port it came in on (``hairpin on``);
         None when its ports differ and the dump does not say which port is the sender's."""
         ports = [i.hairpin for i in self.interfaces if i.master == bridge and i.hairpin is not None]
@@ -153,25 +196,57 @@ class HostModel:
             return True
         if ports and not any(ports):
             return False
-        assumed = self.dockerd_running and self.dockerd.get("--userland-proxy") is False
         if ports:
             return None
-        else:
-            self._assume(f"hairpin mode of the ports of {bridge} assumed {'on' if assumed else 'off'} "
-                         "(no `ip -d link` section" + ("; dockerd with --userland-proxy=false turns it on)"
-                                                       if assumed else ")"))
-        return assumed
+        likely = self.dockerd_running and self.dockerd.get("--userland-proxy") is False
+        return Unknown(f"hairpin:{bridge}", likely,
+                       f"the hairpin mode of {bridge}'s ports is not in the dump (no `ip -d link` section)"
+                       + ("; dockerd with --userland-proxy=false turns it on" if likely else ""))
+
+    def hairpin(self, bridge: str) -> bool | None:
+        state = self.hairpin_state(bridge)
+        return self._resolve(state) if isinstance(state, Unknown) else state
+
+    def bridge_nf_state(self) -> bool | Unknown:
+        key = "net.bridge.bridge-nf-call-iptables" if self.family == 4 else "net.bridge.bridge-nf-call-ip6tables"
+        v = self._sysctl_state(key)
+        if isinstance(v, bool):
+            return v
+        if v is None:
+            return False  # the dump shows every key and this one is absent: br_netfilter is not loaded
+        likely = self.dockerd_running
+        return self._known(v, likely, "dockerd loads br_netfilter, which sets it to 1" if likely else
+                           "br_netfilter is not known to be loaded")
 
     def bridge_nf_call(self) -> bool:
-        key = "net.bridge.bridge-nf-call-iptables" if self.family == 4 else "net.bridge.bridge-nf-call-ip6tables"
-        v = self._flag(key)
-        if v is not None:
-            return v
-        assumed = self.dockerd_running
-        self._assume(f"{key} assumed {int(assumed)}: no sysctl for it in the dump"
-                     + (" (dockerd loads br_netfilter, which sets it to 1)" if assumed else
-                        " (br_netfilter not known to be loaded)"))
-        return assumed
+        return self._resolve(self.bridge_nf_state())
+
+    def accept_local_state(self, iface: str) -> bool | Unknown:
+        """IN_DEV_ACCEPT_LOCAL: conf.all OR conf.<iface>."""
+        vals = [self._sysctl_state(sysctl_iface_key(4, n, "accept_local")) for n in ("all", iface)]
+        if any(v is True for v in vals):
+            return True
+        unknown = next((v for v in vals if isinstance(v, Unknown)), None)
+        return self._known(unknown, False, "the kernel's default is 0") if unknown else False
+
+    # ------------------------------------------------------------------ sockets' coverage
+
+    def listeners_cover(self, proto: str) -> bool:
+        """Does the dump list every listening ``proto`` socket of this family (and of IPv6, whose
+        wildcard sockets may take IPv4 too)?"""
+        if self.coverage is None:
+            return bool(self.listeners)
+        fams = (4, 6) if self.family == 4 else (6,)
+        return all(self.coverage.listeners(proto, f) for f in fams)
+
+    def listeners_unknown_text(self, proto: str, port: int | None) -> str:
+        shown = self.coverage.listener_sources() if self.coverage else []
+        what = f"{proto} port {port}" if port is not None else f"the {proto} destination port"
+        if not shown:
+            return (f"whether anything listens on {what} is not in the dump (no `ss -tulnp` or `netstat -tulnp` "
+                    "section)")
+        return (f"whether anything listens on {what} is not in the dump (`{shown[0]}` does not list "
+                f"{proto} listening sockets)")
 
     # ------------------------------------------------------------------ addresses and routes
 
@@ -226,7 +301,7 @@ class HostModel:
                 if best.type in ("broadcast", "multicast", "anycast") and table == "local" and best.plen < 32:
                     continue
                 return RouteResult(best.type, best.dev, best.via, best.src, best)
-        return RouteResult("none", None, None, None, None)
+        return RouteResult("none" if self.main_routes_shown else "unknown", None, None, None, None)
 
     def source_for(self, dst: int) -> tuple[int | None, RouteResult]:
         """The source address a local socket gets when it connects to ``dst`` (no bind)."""
@@ -302,6 +377,25 @@ class HostModel:
                 return ls.address in ("::", "*") and ls.v6only is False
         return False
 
+    def published_port(self, proto: str, port: int) -> bool:
+        """Does Docker publish ``proto`` host port ``port`` (per any place of the dump)?"""
+        return self.docker is not None and any(q.proto == proto and q.host_port == port
+                                               for q in self.docker.publications)
+
+    def daemon_port_for(self, proto: str, addr: int, port: int):
+        """A published port that dockerd itself holds (--userland-proxy=false: the daemon binds
+        it to reserve it and forwards nothing), when no ss section shows that protocol's sockets."""
+        if self.docker is None or self.listeners_cover(proto):
+            return None
+        for q in self.docker.daemon_ports:
+            if q.proto != proto or q.host_port != port:
+                continue
+            hip = q.host_ip or "0.0.0.0"
+            if hip in ("0.0.0.0", "::", "*") or ip_int(hip) == addr:
+                if (":" in hip) == (self.family == 6) or hip in ("0.0.0.0",) and self.family == 4:
+                    return q
+        return None
+
     def proxy_for(self, proto: str, addr: int, port: int) -> Proxy | None:
         for p in self.proxies:
             if not self.proxy_serves_family(p):
@@ -339,6 +433,8 @@ def _ip_family(value: str) -> int | None:
 def build_host(dump: HostDump, family: int = 4) -> HostModel:
     assumptions: list[str] = []
     tables, spans, lossy = _select_tables(dump, family, assumptions)
+    coverage = Coverage(dump)
+    tables_known = coverage.rule_tables(family)
 
     ifaces: dict[str, list[tuple[int, int]]] = {}
     addr_scopes: dict[str, list[tuple[int, int, int]]] = {}
@@ -368,6 +464,13 @@ def build_host(dump: HostDump, family: int = 4) -> HostModel:
             addr = e.ipv4 if family == 4 else e.ipv6
             if addr and (v := ip_int(addr.split("/")[0])) is not None:
                 endpoints.append(Endpoint(e.container, n.name, v, n.bridge))
+    for name, net in _networks_from_containers(dump, family, networks, ifaces).items():
+        networks[name] = net
+        if net[0]:
+            bridges.add(net[0])
+        assumptions.append(f"Docker network {name} is known from `docker inspect` of its containers only (no "
+                           "`docker network inspect`): its subnet and bridge are read from their endpoints"
+                           + ("" if net[0] else "; its bridge is not known"))
     for c in dump.facts.docker_containers:
         for e in c.endpoints:
             addr = e.ipv4 if family == 4 else e.ipv6
@@ -398,7 +501,8 @@ def build_host(dump: HostDump, family: int = 4) -> HostModel:
                                  r.metric or 0, r.span))
 
     addresses_known = bool(any(ifaces.values()) or routes)
-    if not any(r.table == "local" for r in routes):
+    shown_main = coverage.routes("main", family)
+    if not coverage.routes("local", family) and not any(r.table == "local" for r in routes):
         # the local table is derived from addresses exactly as the kernel derives it
         for name, addrs in ifaces.items():
             for addr, plen in addrs:
@@ -409,16 +513,23 @@ def build_host(dump: HostDump, family: int = 4) -> HostModel:
                                      ip_int("127.0.0.1"), 0, None))
         if addresses_known:
             assumptions.append("local routes derived from interface addresses (no `ip route show table all`)")
-    if not any(r.table == "main" for r in routes):
+    if not shown_main:
+        # the kernel adds a prefix route for each address; keep the routes the dump shows
+        known = {(r.lo, r.hi, r.dev) for r in routes if r.table == "main"}
+        added = False
         for name, addrs in ifaces.items():
             for addr, plen in addrs:
-                if name == "lo":
+                if name == "lo" or (family == 6 and plen == 128):
                     continue
                 net = ipaddress.ip_network((addr, plen), strict=False)
-                routes.append(RouteEntry(int(net.network_address), int(net.broadcast_address), plen, "unicast",
-                                         "main", name, None, addr, 0, None))
-        if addresses_known:
-            assumptions.append("connected routes derived from interface addresses (no `ip route` section)")
+                key = (int(net.network_address), int(net.broadcast_address), name)
+                if key not in known:
+                    known.add(key)
+                    added = True
+                    routes.append(RouteEntry(key[0], key[1], plen, "unicast", "main", name, None, addr, 0, None))
+        if added:
+            assumptions.append(f"connected routes derived from interface addresses (no `ip {'-6 ' if family == 6 else ''}"
+                               "route` section)")
     if not addresses_known:
         assumptions.append("the host's addresses are unknown (no `ip addr` or `ip route` section): "
                            "which addresses are local is not known")
@@ -441,27 +552,56 @@ def build_host(dump: HostDump, family: int = 4) -> HostModel:
             assumptions.append(f"policy routing rule `{pr.priority}: {pr.selector} {pr.action}` (line {pr.span.line}) "
                                "is not modelled: routes are looked up in the local and main tables only")
     sysctls = {s.key: s.value for s in dump.facts.sysctls}
-    dflags = dockerd_flags(dump.facts.processes)
-    running = bool(dflags) or any((p.program or "") in ("dockerd", "dockerd-current") for p in dump.facts.processes)
-    proxies = [Proxy(p["proto"] or "tcp", p["host_ip"] or "0.0.0.0", p["host_port"] or 0, p["container_ip"] or "",
-                     p["container_port"] or 0, p.get("pid")) for p in docker_proxies(dump.facts.processes)
-               if p.get("host_port") and p.get("container_ip")]
-    if not running and (tables.get("filter", {}).get("DOCKER") or tables.get("nat", {}).get("DOCKER")
-                        or networks):
-        running = True  # Docker's chains or inventory are there; its daemon is not in a ps section
+    listeners = list(dump.facts.listeners)
+    docker = docker_view(dump, family, tables, coverage, listeners)
+    for flag, why in docker.inferred.items():
+        assumptions.append(f"dockerd {flag}={str(docker.flags[flag]).lower()}: not on its command line in the "
+                           f"dump, but {why}")
+    for t in sorted(set(tables) - tables_known):
+        pass  # a table the dump holds only part of (one chain listed) is reported where a path meets it
     host = HostModel(
         family=family, tables=tables, table_spans=spans, lossy_tables=lossy, ifaces=ifaces,
         bridges=bridges, local_addrs=local, local_by_iface=by_iface, routes=routes, sysctls=sysctls,
-        listeners=[ls for ls in dump.facts.listeners],
-        listeners_known=any(True for _ in dump.facts.listeners) or any(
-            s.kind.value == "listeners" for s in dump.sections),
-        proxies=proxies, dockerd=dflags, dockerd_running=running, endpoints=endpoints, networks=networks,
+        listeners=listeners, proxies=docker.proxies, dockerd=docker.flags, dockerd_running=docker.running,
+        endpoints=endpoints, networks=networks,
         assumptions=assumptions, addresses_known=addresses_known, static_assumptions=len(assumptions),
         addr_scopes=addr_scopes, iface_order=_iface_order(dump, addr_scopes), interfaces=dump.facts.interfaces,
         ids={**{n.id: n.name for n in dump.facts.docker_networks if n.id},
              **{c.id: c.name for c in dump.facts.docker_containers if c.id}},
+        coverage=coverage, docker=docker, tables_known=tables_known, main_routes_shown=shown_main,
     )
     return host
+
+
+def _networks_from_containers(dump: HostDump, family: int, networks: dict, ifaces: dict) -> dict:
+    """Docker networks that only ``docker inspect`` of their containers shows: each endpoint gives
+    its address with prefix length and its gateway; the bridge is the device holding the gateway
+    address (``ip addr``), else Docker's name for it (docker0 for ``bridge``, br-<id[:12]>)."""
+    out: dict[str, tuple[str | None, list[tuple[int, int]], list[int], bool]] = {}
+    for c in dump.facts.docker_containers:
+        for e in c.endpoints:
+            if e.network in networks or e.network in ("host", "none"):
+                continue
+            addr = e.ipv4 if family == 4 else e.ipv6
+            gw = e.gateway if family == 4 else e.gateway6
+            if not addr or "/" not in addr:
+                continue
+            iv = cidr_interval(str(ipaddress.ip_interface(addr).network), family)
+            bridge, subnets, gws, internal = out.get(e.network, (None, [], [], False))
+            if iv and iv not in subnets:
+                subnets.append(iv)
+            g = ip_int(gw) if gw else None
+            if g is not None and g not in gws:
+                gws.append(g)
+            if bridge is None and g is not None:
+                bridge = next((name for name, addrs in ifaces.items() if any(a == g for a, _p in addrs)), None)
+            if bridge is None:
+                if e.network == "bridge":
+                    bridge = "docker0"
+                elif e.network_id:
+                    bridge = f"br-{e.network_id[:12]}"
+            out[e.network] = (bridge, subnets, gws, internal or gw == "")
+    return out
 
 
 def _select_tables(dump: HostDump, family: int, assumptions: list[str]):

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 from ..ir import Rule
 from ..parse.modules import KNOWN_TARGETS
-from .host import LOOPBACK_V4, HostModel, RouteResult
+from .host import LOOPBACK_V4, HostModel, RouteResult, Unknown
 from .intervals import IntervalSet, ip_str
 from .values import mark_value, nat_spec, port_range
 
@@ -95,6 +95,8 @@ class Flow:
     trace: list[Step] = field(default_factory=list)
     translations: list[Translation] = field(default_factory=list)
     approximations: list[str] = field(default_factory=list)
+    # what the dump does not show that could change any outcome of this path, a block included
+    open_ended: list[str] = field(default_factory=list)
     choices: list[str] = field(default_factory=list)  # stateful matches taken or not
     notes: list[str] = field(default_factory=list)
     changed_route_by: Step | None = None
@@ -130,10 +132,27 @@ class Path:
         self.host = host
         self.ex = ex
         self.compiler = compiler
+        self._facts: dict[str, bool] = {}  # the value each unknown host fact took on this run
+
+    def known(self, flow: Flow, state) -> bool:
+        """A host fact's value on this path. One the dump does not show (:class:`Unknown`) is
+        explored both ways, its likely value first; the path records which value it took, so an
+        answer that turns on it is "possible", never a proof. One value per fact and run."""
+        if not isinstance(state, Unknown):
+            return state
+        if state.key in self._facts:
+            return self._facts[state.key]
+        texts = (f"{state.text}: taken as {int(state.likely)}", f"{state.text}: taken as {int(not state.likely)}")
+        same = self.ex.free_choice(state.text, flow, unknown=True, texts=texts)
+        value = state.likely if same else not state.likely
+        self._facts[state.key] = value
+        return value
 
     # ------------------------------------------------------------------ chains
 
     def traverse(self, flow: Flow, table: str, hook: str) -> tuple[str, Step | None]:
+        if table not in self.host.tables_known:
+            self.unknown_table(flow, table)
         chains = self.host.tables.get(table)
         if chains is None:
             return "ACCEPT", None
@@ -232,6 +251,22 @@ class Path:
             flow.approximations.append(f"{what} ({table} {chain.name} rule {i + 1}, line {rule.span.line})")
             flow.trace.append(step)
             return "UNKNOWN", step
+
+    def unknown_table(self, flow: Flow, table: str) -> None:
+        """A table the dump does not show whole (no iptables-save of this family, a listing of another
+        table, or of one chain only): the nat and filter tables decide; raw, mangle and security
+        are taken as empty, and the answer says so."""
+        fam = "ip6tables" if self.host.family == 6 else "iptables"
+        shown = self.host.tables.get(table)
+        what = (f"the {table} table is shown only in part (one chain listed)" if shown else
+                f"the {fam} {table} table is not in the dump")
+        if table in ("nat", "filter"):
+            if what not in flow.approximations:
+                flow.approximations.append(what)
+            if table == "nat" and what not in flow.open_ended:
+                flow.open_ended.append(what)  # a DNAT there could send the packet anywhere
+        elif f"{what}: taken as empty" not in flow.notes:
+            flow.notes.append(f"{what}: taken as empty")
 
     def set_mark(self, flow: Flow, rule: Rule, step: Step) -> None:
         t = rule.target
@@ -373,7 +408,18 @@ class Path:
                     continue
                 if ex.holds("dst", IntervalSet.range(r.lo, r.hi), flow):
                     return RouteResult(r.type, r.dev, r.via, r.src, r)
-        return RouteResult("none", None, None, None, None)
+        return RouteResult("none" if host.main_routes_shown else "unknown", None, None, None, None)
+
+    def _unknown_route(self, flow: Flow) -> Outcome:
+        """No route the dump shows matches, and the dump does not list the main table: the
+        kernel's route (a default route, most likely) is unknown, and so is the rest of the path."""
+        dst = self.ex.point("dst")
+        where = ip_str(dst, self.host.family) if dst is not None else "the destination"
+        what = (f"the route to {where} is not in the dump (no `ip {'-6 ' if self.host.family == 6 else ''}route` "
+                "section: only the connected routes of the interface addresses are known)")
+        flow.approximations.append(what)
+        flow.open_ended.append(what)
+        return Outcome("UNKNOWN", flow, _kernel_step("route unknown"), reason=what)
 
     def is_loopback_addr(self, fld: str, flow: Flow) -> bool:
         if self.host.family != 4:
@@ -421,6 +467,8 @@ class Path:
         """A socket on the host connects: OUTPUT, (re-route), POSTROUTING, then out or back in on lo."""
         host = self.host
         r = self.route(flow)
+        if r.type == "unknown":
+            return self._unknown_route(flow)
         if r.type not in ("local", "unicast"):
             return Outcome("NO_ROUTE", flow, Step(None, None, None, r.entry.span.line if r.entry and r.entry.span else None,
                                                   "no route"), reason=_no_route_reason(r))
@@ -454,11 +502,13 @@ class Path:
     def reroute_local(self, flow: Flow) -> Outcome | None:
         host = self.host
         r = self.route(flow)
+        if r.type == "unknown":
+            return self._unknown_route(flow)
         if r.type not in ("local", "unicast"):
             return Outcome("NO_ROUTE", flow, flow.changed_route_by, reason=_no_route_reason(r))
         out = "lo" if r.type == "local" else r.dev
         if (out != "lo" and host.family == 4 and self.is_loopback_addr("src", flow)
-                and not host.route_localnet(out)):
+                and not self.known(flow, host.route_localnet_state(out))):
             return Outcome("MARTIAN", flow, flow.changed_route_by,
                            reason=f"a 127.0.0.0/8 source may not leave through {out} while "
                                   f"net.ipv4.conf.{out}.route_localnet=0 (the kernel drops it when the "
@@ -487,7 +537,7 @@ class Path:
         v6 = host.family == 6 and iface != "lo"
 
         def bridge_layer_prerouting() -> bool:
-            return skip_prerouting or (iface in host.bridges and host.bridge_nf_call())
+            return skip_prerouting or (iface in host.bridges and self.known(flow, host.bridge_nf_state()))
 
         if v6 and not skip_prerouting:
             blocked = self._v6_loopback_on_wire(flow, iface, applies=lambda: not bridge_layer_prerouting())
@@ -508,18 +558,18 @@ class Path:
                 return Outcome("MARTIAN", flow, _kernel_step("martian source"),
                                reason=f"martian source: a multicast, broadcast or 0.0.0.0/8 source arrived on {iface}")
             if self.is_loopback_addr("src", flow):
-                rl = host.route_localnet(iface)
+                rl = self.known(flow, host.route_localnet_state(iface))
                 if not rl:
                     return Outcome("MARTIAN", flow, _kernel_step("martian source"),
                                    reason=f"martian source: a 127.0.0.0/8 source arrived on {iface} "
                                           f"and net.ipv4.conf.{iface}.route_localnet=0")
             if self.is_loopback_addr("dst", flow):
-                rl = host.route_localnet(iface) if rl is None else rl
+                rl = self.known(flow, host.route_localnet_state(iface)) if rl is None else rl
                 if not rl:
                     return Outcome("MARTIAN", flow, flow.changed_route_by or _kernel_step("martian destination"),
                                    reason=f"martian destination: a 127.0.0.0/8 destination on {iface} "
                                           f"and net.ipv4.conf.{iface}.route_localnet=0")
-            if self.ex.holds("src", host.local_addrs, flow) and not _flag(host, iface, "accept_local"):
+            if self.ex.holds("src", host.local_addrs, flow) and not self.known(flow, host.accept_local_state(iface)):
                 return Outcome("MARTIAN", flow, _kernel_step("martian source"),
                                reason=f"martian source: a packet from one of the host's own addresses arrived "
                                       f"on {iface} (accept_local=0)")
@@ -529,9 +579,11 @@ class Path:
             if verdict != "ACCEPT":
                 return Outcome(verdict, flow, step)
             return self.deliver_local(flow)
+        if r.type == "unknown":
+            return self._unknown_route(flow)
         if r.type != "unicast":
             return Outcome("NO_ROUTE", flow, _kernel_step("no route"), reason=_no_route_reason(r))
-        if not host.forwarding(iface):
+        if not self.known(flow, host.forwarding_state(iface)):
             return Outcome("FORWARDING_DISABLED", flow, _kernel_step("forwarding disabled"),
                            reason=f"forwarding is disabled on {iface} (net.ipv4.ip_forward / "
                                   f"net.ipv4.conf.{iface}.forwarding = 0)")
@@ -567,7 +619,7 @@ class Path:
         host = self.host
         flow.bridged = True
         flow.ingress = bridge
-        if not host.bridge_nf_call():
+        if not self.known(flow, host.bridge_nf_state()):
             flow.notes.append(f"bridged on {bridge} without iptables (bridge-nf-call-iptables=0)")
             flow.out_iface = bridge
             return self.transmit(flow)
@@ -594,16 +646,20 @@ class Path:
         ex = self.ex
         if flow.ctstate != "NEW" and (flow.ct_dst or flow.ct_src) and not self._echo_reply_taken(flow):
             return self._not_unnatted(flow)
-        if flow.ctdir == "ORIGINAL" and host.family == 4 and self.is_loopback_addr("src", flow):
+        if host.family == 4 and self.is_loopback_addr("src", flow):
+            # in either direction: a reply that conntrack did not translate back (raw NOTRACK on
+            # the host's answer to a loopback DNAT) keeps its 127/8 source too
             return Outcome("MARTIAN", flow, _kernel_step("receiver's martian check"),
                            reason=f"the packet leaves {out} with a 127.0.0.0/8 source (no MASQUERADE after the "
-                                  "loopback DNAT); the receiving stack drops it as a martian source")
+                                  "loopback DNAT, or a reply conntrack did not translate back); the receiving "
+                                  "stack drops it as a martian source")
         if host.family == 6 and self.is_loopback_addr("src", flow):
             return Outcome("MARTIAN", flow, _kernel_step("receiver's loopback check"),
                            reason=f"the packet leaves {out} with the loopback source ::1 (no MASQUERADE after "
                                   "a DNAT of ::1); the receiving stack drops it (ip6_rcv_core)")
         if (flow.ctdir == "ORIGINAL" and out == flow.ingress and out in host.bridges
-                and ex.equal("osrc", "dst", flow) and host.bridge_nf_call() and not self._hairpin(flow, out)):
+                and ex.equal("osrc", "dst", flow) and self.known(flow, host.bridge_nf_state())
+                and not self._hairpin(flow, out)):
             # br_netfilter bridges a packet DNATed back onto its own bridge; a bridge port does
             # not send a frame back out the port it came in on unless hairpin mode is on
             return Outcome("HAIRPIN", flow, flow.changed_route_by or _kernel_step("bridge hairpin"),
@@ -614,6 +670,11 @@ class Path:
                            reason="the packet comes back to its sender with the sender's own address as source "
                                   "(a hairpin DNAT without MASQUERADE): the sender's stack drops it")
         dst = ex.point("dst")
+        if dst is None:  # a range of destinations: which container (if any) gets it is a fork
+            for ep in host.endpoints:
+                if (ep.bridge is None or ep.bridge == out) and ex.holds("dst", IntervalSet.point(ep.ip), flow):
+                    dst = ep.ip
+                    break
         if dst is not None:
             ep = host.endpoint_by_ip(dst)
             if ep is not None and (ep.bridge is None or ep.bridge == out):
@@ -622,7 +683,7 @@ class Path:
         return Outcome("ACCEPT", flow, delivery=Delivery("network", out, f"the network on {out}"))
 
     def _hairpin(self, flow: Flow, bridge: str) -> bool:
-        mode = self.host.hairpin(bridge)
+        mode = self.known(flow, self.host.hairpin_state(bridge))
         if mode is None:
             flow.approximations.append(f"the ports of {bridge} differ in hairpin mode and the dump does not "
                                        "say which one is the sender's")
@@ -686,7 +747,8 @@ class Path:
         proto = flow.proto
         if proto not in ("tcp", "udp", "sctp"):
             return Outcome("ACCEPT", flow, delivery=Delivery("socket", flow.in_iface, "kernel"))
-        if (dst is None or dport is None) and (host.listeners_known or host.proxies):
+        covered = host.listeners_cover(proto)
+        if dst is None or dport is None:
             # the query leaves the port (or address) open: fork over the sockets that exist
             for port, addr in self._sockets(proto):
                 if not ex.holds("dport", IntervalSet.point(port), flow):
@@ -696,36 +758,48 @@ class Path:
                 break
             dst, dport = ex.point("dst"), ex.point("dport")
             if dport is None:
-                if host.listeners_known:
+                if covered:
                     return Outcome("NO_LISTENER", flow, _kernel_step("no listener"), reason=_no_listener(proto))
-                flow.notes.append(f"a {proto} socket is assumed to listen on the destination port "
-                                  "(no ss/netstat section)")
-                return Outcome("ACCEPT", flow, delivery=Delivery("socket", flow.in_iface, "kernel"))
+                return self._unknown_socket(flow, proto, None)
             if dst is None:
                 dst = ex.domain("dst").min()
-        if dst is None or dport is None:
-            flow.notes.append(f"a {proto} socket is assumed to listen on the destination port (no ss/netstat section)")
-            return Outcome("ACCEPT", flow, delivery=Delivery("socket", flow.in_iface, "kernel"))
         proxy = host.proxy_for(proto, dst, dport)
         listener = host.listener_for(proto, dst, dport)
         if proxy is not None and (listener is None or (listener.process or "").startswith(("docker-pr", "exe"))
                                   or listener.pid == proxy.pid):
+            if proxy.why:
+                flow.notes.append(proxy.why)
             return Outcome("ACCEPT", flow, delivery=Delivery("socket", flow.in_iface, "docker-proxy",
                                                              listener=_listener_text(listener)),
                            proxy=(proxy.container_ip, proxy.container_port))
         if listener is not None:
             prog = listener.process or "a process"
-            if prog in ("dockerd", "docker", "dockerd-current") and host.dockerd.get("--userland-proxy") is False:
-                return Outcome("BLACKHOLE", flow, _kernel_step("daemon socket"),
-                               reason=f"dockerd holds {proto} port {dport} (userland-proxy=false) and nothing "
-                                      "forwards what reaches its socket: the handshake completes (dockerd 28 accepts nothing, so only the first ones do), no data flows",
-                               delivery=Delivery("socket", flow.in_iface, "daemon", listener=_listener_text(listener)))
+            if prog in ("dockerd", "docker", "dockerd-current") and (
+                    host.dockerd.get("--userland-proxy") is False or host.published_port(proto, dport)):
+                return self._daemon_hole(flow, proto, dport, _listener_text(listener))
             return Outcome("ACCEPT", flow, delivery=Delivery("socket", flow.in_iface, prog,
                                                              listener=_listener_text(listener)))
-        if host.listeners_known:
+        held = host.daemon_port_for(proto, dst, dport)
+        if held is not None:
+            flow.notes.append(f"dockerd holds {proto} port {dport} ({held.sources[0]} publishes it and the userland "
+                              "proxy is off: the daemon binds the port to reserve it)")
+            return self._daemon_hole(flow, proto, dport, None)
+        if covered:
             return Outcome("NO_LISTENER", flow, _kernel_step("no listener"), reason=_no_listener(proto))
-        flow.notes.append(f"a {proto} socket is assumed to listen on port {dport} (no ss/netstat section)")
-        return Outcome("ACCEPT", flow, delivery=Delivery("socket", flow.in_iface, "kernel"))
+        return self._unknown_socket(flow, proto, dport)
+
+    def _daemon_hole(self, flow: Flow, proto: str, dport: int, listener: str | None) -> Outcome:
+        return Outcome("BLACKHOLE", flow, _kernel_step("daemon socket"),
+                       reason=f"dockerd holds {proto} port {dport} (userland-proxy=false) and nothing "
+                              "forwards what reaches its socket: the handshake completes (dockerd 28 accepts "
+                              "nothing, so only the first ones do), no data flows",
+                       delivery=Delivery("socket", flow.in_iface, "daemon", listener=listener))
+
+    def _unknown_socket(self, flow: Flow, proto: str, dport: int | None) -> Outcome:
+        """The packet reaches a local socket the dump cannot name: whatever listens (or does not)
+        is outside every section's scope, so the answer turns on it."""
+        flow.approximations.append(self.host.listeners_unknown_text(proto, dport))
+        return Outcome("ACCEPT", flow, delivery=Delivery("socket", flow.in_iface, "unknown"))
 
 
 def _no_listener(proto: str) -> str:
@@ -756,10 +830,3 @@ def _no_route_reason(r: RouteResult) -> str:
     if r.type in ("blackhole", "unreachable", "prohibit"):
         return f"the route is of type {r.type}"
     return "no route to the destination"
-
-
-def _flag(host: HostModel, iface: str, name: str) -> bool:
-    from ..parse.facts.sysctl import sysctl_iface_key
-
-    vals = [host.sysctls.get(sysctl_iface_key(4, n, name)) for n in ("all", iface)]
-    return any(v is not None and v.strip() not in ("0", "") for v in vals)

@@ -151,10 +151,14 @@ def route_main_only(secs: list[Section]) -> list[Section]:
 
 
 def _v6_route(line: str) -> bool:
-    first = line.split()[0] if line.split() else ""
-    if first in ("local", "broadcast", "multicast", "unreachable", "blackhole", "prohibit", "anycast"):
-        first = line.split()[1] if len(line.split()) > 1 else ""
-    return ":" in first
+    words = line.split()
+    if words and words[0] in ("local", "broadcast", "multicast", "unreachable", "blackhole", "prohibit", "anycast"):
+        words = words[1:]
+    if not words:
+        return False
+    if ":" in words[0]:
+        return True
+    return "via" in words and words.index("via") + 1 < len(words) and ":" in words[words.index("via") + 1]
 
 
 def no_docker_inventory(secs: list[Section]) -> list[Section]:

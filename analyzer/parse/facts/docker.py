@@ -196,18 +196,23 @@ def _container(obj: dict, span) -> DockerContainer:
             ipv6=_cidr(ep.get("GlobalIPv6Address"), ep.get("GlobalIPv6PrefixLen")),
             mac=_str(ep.get("MacAddress")),
             aliases=tuple(str(a) for a in _list(ep.get("Aliases"))),
-            gateway=_gateway(ep, "Gateway"), gateway6=_gateway(ep, "IPv6Gateway")))
+            gateway=_gateway(ep, "Gateway"), gateway6=_gateway(ep, "IPv6Gateway"),
+            network_id=_str(ep.get("NetworkID"))))
     if not endpoints and _str(ns.get("IPAddress")):  # Docker < 1.9
         endpoints.append(DockerEndpoint(
             container=name, network="bridge",
             ipv4=_cidr(ns.get("IPAddress"), ns.get("IPPrefixLen")),
             ipv6=_cidr(ns.get("GlobalIPv6Address"), ns.get("GlobalIPv6PrefixLen")),
             mac=_str(ns.get("MacAddress"))))
-    ports = _bindings(_dict(ns.get("Ports")))
-    if not ports:
-        ports = _bindings(_dict(host_cfg.get("PortBindings")))
+    # NetworkSettings.Ports is what Docker did publish (empty for a container on an --internal
+    # network, whose -p publishes nothing); HostConfig.PortBindings only what was asked for (all a
+    # stopped container has)
+    requested_only = not isinstance(ns.get("Ports"), dict) or running is False
+    ports = _bindings(_dict(host_cfg.get("PortBindings"))) if requested_only else _bindings(_dict(ns.get("Ports")))
+    exposed = tuple(str(k) for k in _dict(_dict(obj.get("Config")).get("ExposedPorts")))
     return DockerContainer(name, span, id=cid, running=running, network_mode=net_mode,
-                           endpoints=tuple(endpoints), ports=tuple(ports))
+                           endpoints=tuple(endpoints), ports=tuple(ports), exposed=exposed,
+                           ports_requested_only=requested_only and bool(ports))
 
 
 _CONTAINER_KEYS = ("NetworkSettings", "HostConfig", "State")
