@@ -34,12 +34,55 @@ class Origin:
     src: IntervalSet | None  # None: chosen by the host's routing (local origin)
     text: str
     no_route: str | None = None  # why the sender has no route to the destination (it sends nothing)
+    alternatives: list["Origin"] | None = None  # `outside` on a bare rule set: each interface it may arrive on
 
 
 @dataclass
 class Engine:
     host: HostModel
     compiler: RuleCompiler
+    variants: dict | None = None
+
+    def with_local(self, addr: int) -> "Engine":
+        """The same host with ``addr`` one of its own addresses (on the first uplink of a bare rule
+        set): whether it is, the dump does not say."""
+        from dataclasses import replace
+
+        from ..model.host import RouteEntry
+
+        if self.variants is None:
+            self.variants = {}
+        key = ("local", addr)
+        if key not in self.variants:
+            h = self.host
+            dev = h.outside_ifaces[0] if h.outside_ifaces else "lo"
+            entry = RouteEntry(addr, addr, 32 if h.family == 4 else 128, "local", "local", dev, None, addr, 0, None)
+            local = h.local_addrs.union(IntervalSet.point(addr))
+            by_iface = dict(h.local_by_iface)
+            by_iface[dev] = by_iface.get(dev, IntervalSet()).union(IntervalSet.point(addr))
+            ifaces = {k: list(v) for k, v in h.ifaces.items()}
+            ifaces.setdefault(dev, []).append((addr, 32 if h.family == 4 else 128))
+            host = replace(h, routes=[*h.routes, entry], local_addrs=local, local_by_iface=by_iface, ifaces=ifaces)
+            classes = addrtype_classes(h.family, local, host.routes)
+            comp = RuleCompiler(h.family, local, classes, by_iface, self.compiler.ipsets)
+            self.variants[key] = Engine(host, comp)
+        return self.variants[key]
+
+    def via(self, dev: str) -> "Engine":
+        """The same host with its default route through ``dev`` (a bare rule set: `outside` may arrive
+        on any of several interfaces, and its replies leave the way it came)."""
+        from dataclasses import replace
+
+        from ..model.host import RouteEntry
+
+        if self.variants is None:
+            self.variants = {}
+        if dev not in self.variants:
+            fam = self.host.family
+            default = RouteEntry(0, addr_max(fam), 0, "unicast", "main", dev, None, None, 0, None)
+            host = replace(self.host, routes=[*self.host.routes, default])
+            self.variants[dev] = Engine(host, self.compiler)
+        return self.variants[dev]
 
 
 def engine_for(dump: HostDump, family: int = 4) -> Engine:
@@ -156,6 +199,11 @@ def resolve_origin(host: HostModel, text: str, dst: IntervalSet) -> Origin:
         return Origin("iface", name, src, text)
     if text == "outside":
         dev = host.default_route_dev()
+        if dev is None and host.outside_ifaces:
+            # a bare rule set: any interface the rules do not treat as a bridge (each is a real way in)
+            alts = [Origin("iface", d, _routed_via(host, d), f"outside (via {d})") for d in host.outside_ifaces]
+            first = alts[0]
+            return Origin(first.kind, first.iface, first.src, first.text, alternatives=alts)
         if dev is None:
             raise EndpointError("the dump has no default route, so `outside` has no interface")
         src = _routed_via(host, dev)
@@ -167,6 +215,11 @@ def resolve_origin(host: HostModel, text: str, dst: IntervalSet) -> Origin:
     if s.is_point() and host.is_local(s.min()):
         return Origin("local", None, s, f"host ({text})")
     r = host.route(s.min())
+    if r.dev is None and r.type == "unknown" and host.outside_ifaces:
+        # a bare rule set: the address arrives the way `outside` does, on any interface the rules
+        # do not treat as a bridge
+        alts = [Origin("iface", d, s, f"{text} (via {d})") for d in host.outside_ifaces]
+        return Origin("iface", alts[0].iface, s, alts[0].text, alternatives=alts)
     if r.dev is None:
         raise EndpointError(f"the host has no route back to {text}, so the interface it arrives on is unknown")
     for name, (bridge, subnets, gws, _i) in host.networks.items():
@@ -289,6 +342,13 @@ def query(eng: Engine, src: str, dst: str, port: int | None = None, proto: str =
     host = eng.host
     host.query_log = []
     dst_set = resolve_destination(host, dst)
+    maybe_local = _maybe_local(host, dst_set)
+    if maybe_local is not None and proto != "all":
+        # a bare rule set: whether the destination is the host's own address is open; answer both
+        mine = query(eng.with_local(maybe_local), src, dst, port, proto, sport=sport)
+        other = query(_not_local(eng), src, dst, port, proto, sport=sport)
+        return _both(mine, other, f"whether {dst} is an address of the host is not in the dump (no `ip addr` "
+                                  "section)")
     origin = resolve_origin(host, src, dst_set)
     if proto == "all":
         answers = [query(eng, src, dst, port, p, sport=sport) for p in ("tcp", "udp", "icmp")]
@@ -302,6 +362,13 @@ def query(eng: Engine, src: str, dst: str, port: int | None = None, proto: str =
         raise EndpointError(f"unknown protocol {proto!r} (tcp, udp, icmp or all)")
     if origin.no_route is not None:
         answer = _sender_has_no_route(host, origin, dst_set, port, proto, sport)
+    elif origin.alternatives:
+        answers = []
+        for o in origin.alternatives:
+            var = eng.via(o.iface)
+            var.host.query_log = host.query_log
+            answers.append(_assemble(var, o, search(var, o, dst_set, port, proto, sport), proto))
+        answer = _any_of(answers)
     else:
         result = search(eng, origin, dst_set, port, proto, sport)
         answer = _assemble(eng, origin, result, proto)
@@ -309,6 +376,59 @@ def query(eng: Engine, src: str, dst: str, port: int | None = None, proto: str =
     static = host.assumptions[:host.static_assumptions]
     answer.assumptions = _dedupe(static + host.query_log + answer.assumptions)
     return answer
+
+
+def _maybe_local(host: HostModel, dst: IntervalSet) -> int | None:
+    """A bare rule set's destination address that may or may not be the host's own."""
+    if not host.outside_ifaces or host.addresses_known or not dst.is_point():
+        return None
+    d = dst.min()
+    if host.is_local(d):
+        return None
+    r = host.route(d)
+    if r.entry is not None and r.entry.plen > 0:
+        return None  # inside a subnet the rules show (a Docker bridge's)
+    return d
+
+
+def _not_local(eng: Engine) -> Engine:
+    """The engine as it is, marked so that a nested query does not fork on locality again."""
+    if eng.variants is None:
+        eng.variants = {}
+    if "plain" not in eng.variants:
+        from dataclasses import replace
+
+        eng.variants["plain"] = Engine(replace(eng.host, addresses_known=True), eng.compiler)
+    return eng.variants["plain"]
+
+
+def _both(a: Answer, b: Answer, what: str) -> Answer:
+    """Two answers for the two values of a fact the dump does not show: one answer when they agree,
+    else null naming the fact."""
+    if a.reachable is b.reachable and a.reachable is not None:
+        a.assumptions.append(f"{what}; the answer is the same either way")
+        return a
+    pick = a if a.reachable is not False else b
+    if pick.reachable is False:
+        pick = a
+    pick.reachable = None
+    pick.approximated.append(what)
+    return pick
+
+
+def _any_of(answers: list[Answer]) -> Answer:
+    """The answer for a sender that may use any of several interfaces: reachable if one way in is
+    proved, possible if one may be, blocked only when every way is (each blocker named)."""
+    for want in (True, None):
+        for a in answers:
+            if a.reachable is want:
+                return a
+    first = answers[0]
+    for a in answers[1:]:
+        for b in [a.blocked_by, *a.also_blocked_by]:
+            if b is not None and b != first.blocked_by and b not in first.also_blocked_by:
+                first.also_blocked_by.append(b)
+    return first
 
 
 def _sender_has_no_route(host: HostModel, origin: Origin, dst: IntervalSet, port: int | None, proto: str,
@@ -462,6 +582,9 @@ def _later_packet(eng: Engine, init: dict[str, IntervalSet], body) -> tuple[str,
         return "ok", proved[0]
     if ok:
         return "possible", ok[0]
+    unknown = [lf for lf in result.leaves if lf.outcome.verdict == "UNKNOWN" or lf.outcome.flow.open_ended]
+    if unknown or result.truncated:
+        return "possible", unknown[0] if unknown else None
     blocked = result.leaves[0] if result.leaves else None
     return "blocked", blocked
 
@@ -509,9 +632,12 @@ def _assemble(eng: Engine, origin: Origin, result: Exploration, proto: str) -> A
                     continue
                 ans.assumptions.append(f"replies are blocked ({_blocker(rleaf.outcome)['reason']}); "
                                        f"the {proto} packets still arrive")
-            elif status == "possible" and ans.reachable:
+            elif status == "possible" and ans.reachable is not False:
                 ans.reachable = None
-                ans.approximated.extend(rleaf.outcome.flow.approximations)
+                if rleaf is not None:
+                    ans.approximated.extend(a for a in rleaf.outcome.flow.approximations if a not in ans.approximated)
+                else:
+                    ans.approximated.append("the search for the reply's path stopped before an answer")
             accepted.append((leaf, ans))
         else:
             blocked.append(leaf)

@@ -14,6 +14,7 @@ from ..ir import Chain, HostDump, Listener, RulesetFormat, Span, Table
 from ..parse.facts.sysctl import sysctl_iface_key
 from .coverage import Coverage
 from .docker import DockerView, Proxy, docker_view
+from .implied import implied_host
 from .intervals import IntervalSet, addr_max, cidr_interval, ip_int, ip_str
 
 LOOPBACK_V4 = (0x7F000000, 0x7FFFFFFF)
@@ -91,6 +92,7 @@ class HostModel:
     docker: DockerView | None = None
     tables_known: set[str] = field(default_factory=lambda: {"raw", "mangle", "nat", "filter", "security"})
     main_routes_shown: bool = True  # the dump lists the main routing table (else only connected routes are known)
+    outside_ifaces: list[str] = field(default_factory=list)  # a bare rule set: the interfaces `outside` may use
 
     # ------------------------------------------------------------------ sysctls
 
@@ -452,6 +454,18 @@ def build_host(dump: HostDump, family: int = 4) -> HostModel:
         scope = a.scope or ("host" if itf.ip.is_loopback else "global")
         addr_scopes.setdefault(a.iface, []).append((int(itf.ip), itf.network.prefixlen, _SCOPE_RANK.get(scope, 0)))
 
+    implied = None
+    if not any(ifaces.values()) and not any(r.family == family for r in dump.facts.routes):
+        implied = implied_host(tables, family)
+        for name, addrs in implied.ifaces.items():
+            ifaces.setdefault(name, []).extend(addrs)
+            for addr, plen in addrs:
+                addr_scopes.setdefault(name, []).append((addr, plen, _SCOPE_RANK["global"]))
+        for name in implied.uplinks:
+            ifaces.setdefault(name, [])
+        bridges |= set(implied.bridges)
+        assumptions.extend(implied.assumptions)
+
     networks: dict[str, tuple[str | None, list[tuple[int, int]], list[int], bool]] = {}
     endpoints: list[Endpoint] = []
     for n in dump.facts.docker_networks:
@@ -500,7 +514,7 @@ def build_host(dump: HostDump, family: int = 4) -> HostModel:
                                  ip_int(r.via) if r.via else None, ip_int(r.src) if r.src else None,
                                  r.metric or 0, r.span))
 
-    addresses_known = bool(any(ifaces.values()) or routes)
+    addresses_known = bool(any(ifaces.values()) or routes) and implied is None
     shown_main = coverage.routes("main", family)
     if not coverage.routes("local", family) and not any(r.table == "local" for r in routes):
         # the local table is derived from addresses exactly as the kernel derives it
@@ -530,7 +544,7 @@ def build_host(dump: HostDump, family: int = 4) -> HostModel:
         if added:
             assumptions.append(f"connected routes derived from interface addresses (no `ip {'-6 ' if family == 6 else ''}"
                                "route` section)")
-    if not addresses_known:
+    if not addresses_known and implied is None:
         assumptions.append("the host's addresses are unknown (no `ip addr` or `ip route` section): "
                            "which addresses are local is not known")
 
@@ -569,6 +583,7 @@ def build_host(dump: HostDump, family: int = 4) -> HostModel:
         ids={**{n.id: n.name for n in dump.facts.docker_networks if n.id},
              **{c.id: c.name for c in dump.facts.docker_containers if c.id}},
         coverage=coverage, docker=docker, tables_known=tables_known, main_routes_shown=shown_main,
+        outside_ifaces=implied.uplinks if implied else [],
     )
     return host
 

@@ -8,14 +8,29 @@ packet the query is about?") are answered by interval arithmetic before z3 is as
 from __future__ import annotations
 
 import ipaddress
+from bisect import bisect_left
 from collections.abc import Iterable
 
 
 class IntervalSet:
-    __slots__ = ("ivs",)
+    __slots__ = ("ivs", "_ends")
 
     def __init__(self, ivs: Iterable[tuple[int, int]] = ()):
         self.ivs: tuple[tuple[int, int], ...] = _normalise(ivs)
+        self._ends = None
+
+    def _window(self, lo: int, hi: int) -> tuple[int, int]:
+        """Indexes [i, j) of the intervals that may meet [lo, hi] (binary search on the ends)."""
+        ends = self._ends
+        if ends is None:
+            ends = self._ends = [b for _a, b in self.ivs]
+        i = bisect_left(ends, lo)
+        j = i
+        ivs = self.ivs
+        n = len(ivs)
+        while j < n and ivs[j][0] <= hi:
+            j += 1
+        return i, j
 
     @classmethod
     def point(cls, v: int) -> "IntervalSet":
@@ -56,6 +71,20 @@ class IntervalSet:
 
     def intersect(self, other: "IntervalSet") -> "IntervalSet":
         a, b = self.ivs, other.ivs
+        if len(b) == 1 and len(a) > 8 or len(a) == 1 and len(b) > 8:
+            big, (lo, hi) = (self, b[0]) if len(b) == 1 else (other, a[0])
+            i, j = big._window(lo, hi)
+            part = big.ivs[i:j]
+            r = IntervalSet.__new__(IntervalSet)
+            r._ends = None
+            if part:
+                first, last = part[0], part[-1]
+                if len(part) == 1:
+                    part = ((max(first[0], lo), min(first[1], hi)),)
+                else:
+                    part = ((max(first[0], lo), first[1]),) + part[1:-1] + ((last[0], min(last[1], hi)),)
+            r.ivs = part
+            return r
         out = []
         i = j = 0
         while i < len(a) and j < len(b):
@@ -68,6 +97,7 @@ class IntervalSet:
             else:
                 j += 1
         r = IntervalSet.__new__(IntervalSet)
+        r._ends = None
         r.ivs = tuple(out)
         return r
 
@@ -86,14 +116,31 @@ class IntervalSet:
         if cur <= hi:
             out.append((cur, hi))
         r = IntervalSet.__new__(IntervalSet)
+        r._ends = None
         r.ivs = tuple(out)
         return r
 
     def subset_of(self, other: "IntervalSet") -> bool:
+        a = self.ivs
+        if not a:
+            return True
+        b = other.ivs
+        if len(b) > 8:
+            for lo, hi in a:  # each interval must lie inside one interval of other
+                i, j = other._window(lo, hi)
+                if j - i != 1 or b[i][0] > lo or b[i][1] < hi:
+                    return False
+            return True
         return self.intersect(other) == self
 
     def overlaps(self, other: "IntervalSet") -> bool:
         a, b = self.ivs, other.ivs
+        if len(a) > 8 and len(b) == 1:
+            i, j = self._window(*b[0])
+            return j > i
+        if len(b) > 8 and len(a) == 1:
+            i, j = other._window(*a[0])
+            return j > i
         i = j = 0
         while i < len(a) and j < len(b):
             if max(a[i][0], b[j][0]) <= min(a[i][1], b[j][1]):
