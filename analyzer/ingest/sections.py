@@ -123,9 +123,12 @@ def _find_headers(lines: list[str]) -> list[_Header]:
             continue
         if first == "#" and line.startswith("###"):
             cmd = line[3:].strip()
-            # "### RULES ###" or "### tuple ### ..." are comments of ufw's rule files
-            if cmd and "###" not in cmd and not in_table:
+            # "### RULES ###" or "### tuple ### ..." are comments of ufw's rule files; inside a
+            # table only a command dnlint reads is a header (a save cut short by a timeout is
+            # followed by the next command's section)
+            if cmd and "###" not in cmd and (not in_table or classify(cmd).kind is not SectionKind.UNKNOWN):
                 headers.append(_Header(i, cmd, -1))
+                in_table = False
             continue
         if ("# " not in line and "$ " not in line and "#\t" not in line and "$\t" not in line
                 and "% " not in line):
@@ -194,7 +197,8 @@ def _save_like(s: str) -> bool:
     c = s[:1]
     if not c or c in "*:#[-":
         return True
-    return s.startswith("COMMIT")
+    # a COMMIT cut short ("COMM" at the end of a truncated file) is still the save's line
+    return s.startswith("COMMIT") or (c == "C" and "COMMIT".startswith(s.rstrip()))
 
 
 def _listing_like(s: str) -> bool:
@@ -245,9 +249,11 @@ def _extend_save(lines: list[str], i: int, end: int) -> tuple[int, SectionKind]:
         elif c == "C" and _LIST_CHAIN.match(s):
             break
         elif not _save_like(s):
-            # after a COMMIT, a line that is not save text ends the output (notes follow it);
-            # before any table, one stray line between -S lines is kept for its parser
-            if not open_table and (seen_table or not _next_continues(lines, j + 1, end, _save_like)):
+            # After a COMMIT, a line that is not save text ends the output (notes follow it).
+            # Elsewhere one stray line (a broken rule) is kept for its parser when save text
+            # follows it; text that goes on ends the output, even inside a table (the output
+            # was cut there and its parser says so: DN015).
+            if (not open_table and seen_table) or not _next_continues(lines, j + 1, end, _save_like):
                 break
         j += 1
     return j, (SectionKind.SAVE if seen_table else SectionKind.SPEC)
