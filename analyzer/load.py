@@ -22,7 +22,15 @@ from .ir import Diagnostic, Facts, HostDump, Ruleset, SectionKind, Span
 
 
 class DumpReadError(Exception):
-    """The file itself could not be read (missing, a directory, no permission)."""
+    """The file itself could not be read (missing, a directory, no permission).
+
+    ``str(e)`` is ``"PATH: cannot read: REASON"``; ``e.path`` and ``e.reason`` (``"cannot read:
+    No such file or directory"``) are its parts."""
+
+    def __init__(self, path: str, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
 
 
 def load_dump(path: str | os.PathLike[str], *, display_name: str | None = None) -> HostDump:
@@ -30,7 +38,7 @@ def load_dump(path: str | os.PathLike[str], *, display_name: str | None = None) 
     try:
         raw = p.read_bytes()
     except OSError as e:
-        raise DumpReadError(f"{path}: cannot read: {e.strerror or e}") from e
+        raise DumpReadError(str(path), f"cannot read: {e.strerror or e}") from e
     return load_bytes(raw, display_name or str(path))
 
 
