@@ -56,11 +56,18 @@ def test_truncations_are_reported_at_the_cut(text, line, words):
     "Chain INPUT (policy ACCEPT)\ntarget     prot opt source               destination\n"
     "ACCEPT     all  --  0.0.0.0/0            0.0.0.0/0\n",                # a listing
     "",
+    HEAD + "-A INPUT -j ACCEPT\nnot a rule\nCOMMIT\n",                # a broken line before COMMIT
 ])
 def test_forms_that_are_not_truncation_are_not_reported(text):
     dump = load_text(text, "ok.rules")
     assert dn015(dump) == []
     assert all(t.complete for rs in dump.rulesets for t in rs.tables)
+
+
+def test_prose_after_a_table_cut_short_is_not_read_as_its_rules():
+    dump = load_text("I pasted it from the broken file:\n\n" + HEAD + "-A FORWARD -i docker0 -o dock\n\n"
+                     "and that is where it ends.\nAny idea why?\n", "q.txt")
+    assert [(d.code, d.span.line) for d in dump.diagnostics] == [("DN015", 7)]
 
 
 def test_the_ir_marks_the_table_and_answers_carry_it():

@@ -253,10 +253,22 @@ def _extend_save(lines: list[str], i: int, end: int) -> tuple[int, SectionKind]:
             # Elsewhere one stray line (a broken rule) is kept for its parser when save text
             # follows it; text that goes on ends the output, even inside a table (the output
             # was cut there and its parser says so: DN015).
-            if (not open_table and seen_table) or not _next_continues(lines, j + 1, end, _save_like):
+            if not open_table and (seen_table or not _next_continues(lines, j + 1, end, _save_like)):
+                break
+            if open_table and not _next_is(lines, j + 1, end, _save_like):
                 break
         j += 1
     return j, (SectionKind.SAVE if seen_table else SectionKind.SPEC)
+
+
+def _next_is(lines: list[str], j: int, end: int, like) -> bool:
+    """Whether the next non-blank line is of the block's kind."""
+    while j < end:
+        s = lines[j].lstrip(" \t")
+        if s:
+            return bool(like(s))
+        j += 1
+    return False
 
 
 def _next_continues(lines: list[str], j: int, end: int, like) -> bool:
