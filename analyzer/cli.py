@@ -56,13 +56,33 @@ def _main(
                                  help="Print the version and exit."),
 ) -> None:
     """dnlint reads a host's iptables rules and the facts that decide a packet's fate."""
+    _stdin_data.clear()
+
+
+STDIN_NAME = "<stdin>"
+_stdin_data: list[bytes] = []  # standard input, read once however often `-` is given
+
+
+def _read_dump(path: str):
+    """The dump at ``path``; ``-`` is standard input, shown as ``<stdin>``. Raises DumpReadError."""
+    from .load import load_bytes, load_dump
+
+    if path == "-":
+        if not _stdin_data:
+            _stdin_data.append(sys.stdin.buffer.read())
+        return load_bytes(_stdin_data[0], STDIN_NAME)
+    return load_dump(path)
+
+
+def _display(path: str) -> str:
+    return STDIN_NAME if path == "-" else path
 
 
 def _load(path: str):
-    from .load import DumpReadError, load_dump
+    from .load import DumpReadError
 
     try:
-        return load_dump(path)
+        return _read_dump(path)
     except DumpReadError as e:
         typer.echo(f"dnlint: {e}", err=True)
         raise typer.Exit(2)
@@ -70,7 +90,7 @@ def _load(path: str):
 
 @app.command()
 def parse(
-    dump: str = typer.Argument(..., help="A host dump, iptables-save file or iptables -L listing."),
+    dump: str = typer.Argument(..., help="A host dump, iptables-save file or iptables -L listing; - for stdin."),
     format: ParseFormat = typer.Option(ParseFormat.text, "--format", "-f", help="Output format."),
 ) -> None:
     """Print what dnlint read from DUMP: sections, rules (the IR) and host facts.
@@ -98,7 +118,7 @@ def _split_codes(values: Optional[List[str]]) -> list[str]:
 
 @app.command()
 def check(
-    dumps: List[str] = typer.Argument(..., help="Host dumps to check."),
+    dumps: List[str] = typer.Argument(..., help="Host dumps to check; - for stdin."),
     format: CheckFormat = typer.Option(CheckFormat.text, "--format", "-f", help="Output format."),
     fail_on: Optional[FailOn] = typer.Option(None, "--fail-on",
                                              help="Exit 1 when a finding has this severity or a higher one "
@@ -111,9 +131,11 @@ def check(
     """Lint DUMP files: findings with stable codes, for people (text) and CI (json, sarif, github).
 
     Configuration: --ruleset, then [tool.dnlint] in pyproject.toml or dnlint.toml, then the
-    options here. Exit 0 clean, 1 findings at/above --fail-on, 2 bad input or usage.
+    options here. Exit 0 clean, 1 findings at/above --fail-on, 2 bad input or usage (a file
+    that cannot be read is reported and the others are still checked).
     """
     from .lint import ConfigError, LintConfig, fails, lint_dump
+    from .load import DumpReadError
     from .report import render
 
     try:
@@ -124,13 +146,26 @@ def check(
         raise typer.Exit(2)
     findings = []
     errors = []
+    unreadable: list[tuple[str, str]] = []
+    sources: dict[str, str] = {}
     for path in dumps:
-        result = lint_dump(_load(path), config)
+        try:
+            dump = _read_dump(path)
+        except DumpReadError as e:
+            unreadable.append((path, e.reason))
+            typer.echo(f"dnlint: {e}", err=True)
+            continue
+        if path == "-":
+            sources[STDIN_NAME] = _stdin_data[0].decode("utf-8", errors="replace")
+        result = lint_dump(dump, config)
         findings.extend(result.findings)
         for err in result.errors:
-            errors.append(f"{path}: {err}")
-            typer.echo(f"dnlint: {path}: check {err} (a bug in dnlint; other checks ran)", err=True)
-    sys.stdout.write(render(format.value, findings, dumps, sys.stdout, errors=errors))
+            errors.append(f"{_display(path)}: {err}")
+            typer.echo(f"dnlint: {_display(path)}: check {err} (a bug in dnlint; other checks ran)", err=True)
+    sys.stdout.write(render(format.value, findings, [_display(p) for p in dumps], sys.stdout, errors=errors,
+                            unreadable=unreadable, sources=sources))
+    if unreadable:
+        raise typer.Exit(2)
     raise typer.Exit(1 if fails(findings, config.fail_on) else 0)
 
 
@@ -148,7 +183,7 @@ class Proto(str, Enum):
 
 @app.command()
 def query(
-    dump: str = typer.Argument(..., help="A host dump."),
+    dump: str = typer.Argument(..., help="A host dump; - for stdin."),
     src: str = typer.Option(..., "--from", help="host, outside, IP or CIDR, iface:NAME, container:NAME, network:NAME."),
     dst: str = typer.Option(..., "--to", help="The destination the sender uses: IP or CIDR, host, container:NAME, network:NAME."),
     port: Optional[int] = typer.Option(None, "--port", min=0, max=65535, help="Destination port."),
@@ -179,13 +214,14 @@ def query(
 
 @app.command()
 def collect(
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the dump here (default: stdout)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o",
+                                          help="Write the dump here (default, or -: stdout)."),
 ) -> None:
     """Write a host dump of this machine (read-only commands) for `dnlint check`."""
     from .collect import collect_dump, format_collect_report
 
     result = collect_dump()
-    if output is None:
+    if output is None or str(output) == "-":
         sys.stdout.write(result.text)
     else:
         try:

@@ -34,6 +34,8 @@ INPUT_CODES: dict[str, tuple[str, Severity, str]] = {
               "A command of the dump failed or was missing when the dump was collected."),
     "DN012": ("input.partial-output", Severity.WARNING,
               "A section holds filtered output (piped through grep, head, ...): rules may be missing."),
+    "DN015": ("input.truncated-save", Severity.ERROR,
+              "A table of iptables-save input never reaches COMMIT: the input is cut short."),
 }
 
 

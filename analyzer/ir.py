@@ -204,9 +204,14 @@ class Chain:
 
 @dataclass(frozen=True, slots=True)
 class Table:
+    """A table. ``complete`` is false for a ``*table`` of save input that never reached its
+    COMMIT (the input ends inside it, or the next ``*table`` comes first): iptables-restore
+    rejects such input, and the rules read are possibly only the first part of the table."""
+
     name: str
     span: Span
     chains: tuple[Chain, ...] = ()
+    complete: bool = True
 
     def chain(self, name: str) -> Chain | None:
         for c in self.chains:
@@ -263,6 +268,11 @@ class Ruleset:
     @property
     def lossy(self) -> bool:
         return self.format is RulesetFormat.LISTING
+
+    @property
+    def incomplete(self) -> tuple[str, ...]:
+        """The tables that never reached COMMIT (truncated save input)."""
+        return tuple(t.name for t in self.tables if not t.complete)
 
     def table(self, name: str) -> Table | None:
         for t in self.tables:

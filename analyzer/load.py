@@ -22,7 +22,15 @@ from .ir import Diagnostic, Facts, HostDump, Ruleset, SectionKind, Span
 
 
 class DumpReadError(Exception):
-    """The file itself could not be read (missing, a directory, no permission)."""
+    """The file itself could not be read (missing, a directory, no permission).
+
+    ``str(e)`` is ``"PATH: cannot read: REASON"``; ``e.path`` and ``e.reason`` (``"cannot read:
+    No such file or directory"``) are its parts."""
+
+    def __init__(self, path: str, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
 
 
 def load_dump(path: str | os.PathLike[str], *, display_name: str | None = None) -> HostDump:
@@ -30,7 +38,7 @@ def load_dump(path: str | os.PathLike[str], *, display_name: str | None = None) 
     try:
         raw = p.read_bytes()
     except OSError as e:
-        raise DumpReadError(f"{path}: cannot read: {e.strerror or e}") from e
+        raise DumpReadError(str(path), f"cannot read: {e.strerror or e}") from e
     return load_bytes(raw, display_name or str(path))
 
 
@@ -60,12 +68,24 @@ def load_text(data: str, file: str = "<string>", extra: list[Diagnostic] | None 
 
     rulesets: list[Ruleset] = []
     facts: dict[str, list] = {name: [] for name in Facts.__dataclass_fields__}
+    notes: dict[int, list[tuple[int, Span]]] = {}  # region -> (lines, where) of text beside the outputs
     for block in blocks:
         try:
+            if block.region is not None:
+                found = []
+                _parse_block(block, rulesets, facts, found)
+                diagnostics.extend(_notes_beside_output(block, found, notes.setdefault(block.region, [])))
+                continue
             if block.transcript:
                 found: list[Diagnostic] = []
                 _parse_block(block, rulesets, facts, found)
                 diagnostics.extend(_drop_trailing_prose(block, found))
+                continue
+            if block.info is not None and block.info.partial:
+                # `iptables-save | head`: DN012 says why the tables end early
+                found = []
+                _parse_block(block, rulesets, facts, found)
+                diagnostics.extend(d for d in found if d.code != "DN015")
                 continue
             _parse_block(block, rulesets, facts, diagnostics)
         except Exception as e:  # a parser bug must not hide the rest of the dump
@@ -73,6 +93,12 @@ def load_text(data: str, file: str = "<string>", extra: list[Diagnostic] | None 
                 "DN001", f"internal error while reading this {block.kind.value} section ({e!r}); "
                          "it was skipped — please report it", block.text.span(0)))
 
+    for found_notes in notes.values():
+        if found_notes:
+            count = sum(n for n, _ in found_notes)
+            first = min((sp for _, sp in found_notes), key=lambda sp: (sp.line, sp.col))
+            diagnostics.append(diag("DN008", f"{count} line(s) of text beside the iptables output were not read "
+                                             f"as rules (notes?), from line {first.line}", first))
     for section in sections:
         if section.note and section.note.startswith("command failed"):
             diagnostics.append(diag("DN011", f"`{section.command}`: {section.note}", section.span))
@@ -108,6 +134,39 @@ def load_text(data: str, file: str = "<string>", extra: list[Diagnostic] | None 
 
         gc.freeze()
     return dump
+
+
+def _notes_beside_output(block: Block, found: list[Diagnostic], notes: list[tuple[int, Span]]) -> list[Diagnostic]:
+    """Firewall output pasted into notes: a line the parser rejects outside a ``*table`` ...
+    ``COMMIT`` stretch is the author's text (a diff, a comment), not broken output. Such lines,
+    and the text between the outputs, become one DN008 note for the stretch of notes."""
+    if block.kind is SectionKind.UNKNOWN:
+        if block.prose:
+            notes.append((block.prose, block.text.span(0)))
+        return []
+    inside = _table_lines(block) if block.kind is SectionKind.SAVE else set()
+    kept = []
+    for d in found:
+        if d.code == "DN001" and d.span is not None and d.span.line not in inside:
+            notes.append((1, d.span))
+        else:
+            kept.append(d)
+    return kept
+
+
+def _table_lines(block: Block) -> set[int]:
+    """File line numbers of the lines between a ``*table`` line and its COMMIT."""
+    inside: set[int] = set()
+    open_table = False
+    for i, line in enumerate(block.text.lines):
+        s = line.strip()
+        if s.startswith("*"):
+            open_table = True
+        elif s.startswith("COMMIT"):
+            open_table = False
+        elif open_table:
+            inside.add(block.text.first_line + i)
+    return inside
 
 
 def _drop_trailing_prose(block: Block, found: list[Diagnostic]) -> list[Diagnostic]:

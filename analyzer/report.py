@@ -1,7 +1,10 @@
 """Render findings for people (text) and for machines (json, sarif, github annotations).
 
 ``render(fmt, findings, files, stream)`` is what ``dnlint check`` prints; ``files`` are the
-dumps as given on the command line (in that order), ``stream`` decides colour.
+dumps as given on the command line (in that order; ``<stdin>`` for ``-``), ``stream`` decides
+colour. ``unreadable`` lists (file, reason) of dumps that could not be read at all; every
+format reports them with the findings of the other files. ``sources`` gives the text of
+inputs that cannot be read again from disk (standard input), for quoting lines.
 
 Text (people)
     Grouped by file (in command-line order), one block per finding::
@@ -27,6 +30,8 @@ JSON (``--format json``, schema 1; keys are stable, new keys may be added)::
                    "message": "...", "file": "host.txt"|null, "line": 23|null, "col": 1|null,
                    "fix": "..."|null,  # one line
                    "flow": "..."|null}],  # a witness packet flow, when the check has one
+     "errors": [{"file": "gone.txt", "message": "cannot read: No such file or directory"}],
+                                     # dumps that could not be read, and checks that failed
      "summary": {"total": N, "error": N, "warning": N, "info": N}}
 
 SARIF 2.1.0 (``--format sarif``)
@@ -38,12 +43,14 @@ SARIF 2.1.0 (``--format sarif``)
     (``uriBaseId`` ``%SRCROOT%``, declared in ``originalUriBaseIds``) when the file lies below
     it, else an absolute ``file://`` URI; ``region`` has ``startLine``/``startColumn``.
     ``run.artifacts`` lists every dump checked; ``run.invocations[0].executionSuccessful`` is
-    false when a check failed (its error is a ``toolExecutionNotification``).
+    false when a check failed or a dump could not be read (each is a
+    ``toolExecutionNotification`` of level error, an unreadable dump with its location).
 
 GitHub annotations (``--format github``)
     One workflow command per finding:
     ``::error file=host.txt,line=23,col=1,title=DN101 structure.jump-to-missing-chain::DN101 message Fix: ...``
-    (``notice`` for info); property values and messages escaped as GitHub's toolkit does.
+    (``notice`` for info); property values and messages escaped as GitHub's toolkit does. An
+    unreadable dump is ``::error file=gone.txt,title=dnlint::gone.txt: cannot read: ...``.
 """
 
 from __future__ import annotations
@@ -52,7 +59,7 @@ import hashlib
 import json
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
@@ -91,15 +98,21 @@ _COLOURS = {Severity.ERROR: "\x1b[31m", Severity.WARNING: "\x1b[33m", Severity.I
 
 
 def render(fmt: str, findings: Sequence[Finding], files: Sequence[str], stream=None, *,
-           errors: Sequence[str] = ()) -> str:
-    """``errors``: checks that failed (``LintResult.errors``); recorded by SARIF's invocation."""
+           errors: Sequence[str] = (), unreadable: Sequence[tuple[str, str]] = (),
+           sources: Mapping[str, str] | None = None) -> str:
+    """``errors``: checks that failed (``LintResult.errors``), as ``"FILE: CODE: message"``;
+    ``unreadable``: (file, reason) of dumps that could not be read."""
     if fmt == "json":
-        return render_json(findings, files)
+        return render_json(findings, files, errors=errors, unreadable=unreadable)
     if fmt == "sarif":
-        return render_sarif(findings, files, errors=errors)
+        return render_sarif(findings, files, errors=errors, unreadable=unreadable, sources=sources)
     if fmt == "github":
-        return render_github(findings)
-    return render_text(findings, files, stream)
+        return render_github(findings, unreadable=unreadable)
+    return render_text(findings, files, stream, unreadable=unreadable, sources=sources)
+
+
+def _source_cache(sources: Mapping[str, str] | None) -> dict[str, list[str]]:
+    return {name: text.split("\n") for name, text in (sources or {}).items()}
 
 
 def _with_fix(f: Finding) -> str:
@@ -114,15 +127,22 @@ def _with_fix(f: Finding) -> str:
 # --------------------------------------------------------------------------- text
 
 
-def render_text(findings: Sequence[Finding], files: Sequence[str], stream=None) -> str:
+def render_text(findings: Sequence[Finding], files: Sequence[str], stream=None, *,
+                unreadable: Sequence[tuple[str, str]] = (), sources: Mapping[str, str] | None = None) -> str:
     colour = use_colour(stream) if stream is not None else False
     bold, dim, reset = ("\x1b[1m", "\x1b[2m", "\x1b[0m") if colour else ("", "", "")
     out: list[str] = []
-    cache: dict[str, list[str]] = {}
+    cache = _source_cache(sources)
     by_file: dict[str, list[Finding]] = {}
     for f in findings:
         by_file.setdefault(f.span.file if f.span else "<input>", []).append(f)
+    unread = dict(unreadable)
     for file in list(dict.fromkeys(files)) + [f for f in by_file if f not in files]:
+        if file in unread:
+            red = _COLOURS[Severity.ERROR] if colour else ""
+            out.append(f"{bold}{file}{reset}")
+            out.append(f"  {red}error{reset}: {unread[file]}; it was not checked")
+            continue
         items = by_file.get(file)
         if not items:
             continue
@@ -143,13 +163,16 @@ def render_text(findings: Sequence[Finding], files: Sequence[str], stream=None) 
                 fix = " ".join(f.fix.split())  # one line
                 out.append(f"      {bold}fix:{reset} {fix}")
     counts = Counter(f.severity for f in findings)
-    n = len(files)
+    bad = list(dict.fromkeys(file for file, _ in unreadable))
+    n = len([f for f in files if f not in unread]) if unread else len(files)
     if findings:
         out.append(f"Found {len(findings)} finding{'s' if len(findings) != 1 else ''} "
                    f"({counts[Severity.ERROR]} error, {counts[Severity.WARNING]} warning, {counts[Severity.INFO]} info) "
                    f"in {n} file{'s' if n != 1 else ''}. `dnlint rule CODE` explains a code.")
     else:
         out.append(f"No findings in {n} file{'s' if n != 1 else ''}.")
+    if bad:
+        out.append(f"{len(bad)} file{'s' if len(bad) != 1 else ''} could not be read: {', '.join(bad)}.")
     return "\n".join(out) + "\n"
 
 
@@ -178,8 +201,14 @@ def _quote(cache: dict[str, list[str]], f: Finding) -> str | None:
 # --------------------------------------------------------------------------- json
 
 
-def render_json(findings: Sequence[Finding], files: Sequence[str]) -> str:
+def render_json(findings: Sequence[Finding], files: Sequence[str], *, errors: Sequence[str] = (),
+                unreadable: Sequence[tuple[str, str]] = ()) -> str:
     counts = Counter(f.severity.value for f in findings)
+    problems = [{"file": file, "message": reason} for file, reason in unreadable]
+    for e in errors:  # "FILE: CODE: message" (LintResult.errors with the dump's name)
+        file, _, rest = e.partition(": ")
+        problems.append({"file": file if rest else None,
+                         "message": f"check {rest or e} (a bug in dnlint; other checks ran)"})
     data = {
         "dnlint": __version__,
         "schema": 1,
@@ -192,6 +221,7 @@ def render_json(findings: Sequence[Finding], files: Sequence[str]) -> str:
             }
             for f in findings
         ],
+        "errors": problems,
         "summary": {"total": len(findings), **{s.value: counts.get(s.value, 0) for s in Severity}},
     }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
@@ -208,9 +238,10 @@ def _gh_property(s: str) -> str:
     return _gh_data(s).replace(":", "%3A").replace(",", "%2C")
 
 
-def render_github(findings: Sequence[Finding]) -> str:
+def render_github(findings: Sequence[Finding], *, unreadable: Sequence[tuple[str, str]] = ()) -> str:
     level = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
-    out = []
+    out = [f"::error file={_gh_property(_display_path(file))},title=dnlint::{_gh_data(f'{file}: {reason}')}"
+           for file, reason in unreadable]
     for f in findings:
         props = []
         if f.span:
@@ -244,6 +275,8 @@ def _relative(file: str) -> str | None:
 
 
 def _artifact_location(file: str) -> dict:
+    if file == "<stdin>":
+        return {"uri": quote(file), "description": {"text": "standard input"}}
     rel = _relative(file)
     if rel is not None:
         return {"uri": quote(rel, safe="/"), "uriBaseId": SRCROOT}
@@ -272,7 +305,8 @@ def _rule_descriptor(code: str, cls) -> dict:
     }
 
 
-def render_sarif(findings: Sequence[Finding], files: Sequence[str] = (), *, errors: Sequence[str] = ()) -> str:
+def render_sarif(findings: Sequence[Finding], files: Sequence[str] = (), *, errors: Sequence[str] = (),
+                 unreadable: Sequence[tuple[str, str]] = (), sources: Mapping[str, str] | None = None) -> str:
     from .checks.registry import all_checks
 
     rules = [_rule_descriptor(code, cls) for code, cls in all_checks().items()]
@@ -297,7 +331,7 @@ def render_sarif(findings: Sequence[Finding], files: Sequence[str] = (), *, erro
     for file in files:
         artifact(file)
 
-    cache: dict[str, list[str]] = {}
+    cache = _source_cache(sources)
     results = []
     for f in findings:
         result: dict = {"ruleId": f.code, "ruleIndex": index[f.code], "level": _sarif_level(f.severity),
@@ -323,12 +357,16 @@ def render_sarif(findings: Sequence[Finding], files: Sequence[str] = (), *, erro
             result["properties"] = props
         results.append(result)
 
-    invocation: dict = {"executionSuccessful": not errors,
+    invocation: dict = {"executionSuccessful": not errors and not unreadable,
                         "workingDirectory": {"uri": _dir_uri(os.getcwd())}}
-    if errors:
-        invocation["toolExecutionNotifications"] = [
-            {"level": "error", "message": {"text": f"check {e} (a bug in dnlint; other checks ran)"}}
-            for e in errors]
+    notifications = [
+        {"level": "error", "message": {"text": f"{file}: {reason}"},
+         "locations": [{"physicalLocation": {"artifactLocation": artifact(file)}}]}
+        for file, reason in unreadable]
+    notifications += [{"level": "error", "message": {"text": f"check {e} (a bug in dnlint; other checks ran)"}}
+                      for e in errors]
+    if notifications:
+        invocation["toolExecutionNotifications"] = notifications
     run: dict = {
         "tool": {"driver": {"name": "dnlint", "version": __version__, "semanticVersion": __version__,
                             "informationUri": "https://dnlint.invalid/", "rules": rules}},

@@ -39,7 +39,7 @@ def render_dump(dump: HostDump) -> str:
             head += f" ({rs.backend})"
         out.append(f"{head}, line {rs.span.line}" + (f": {rs.header}" if rs.header else ""))
         for table in rs.tables:
-            out.append(f"  *{table.name}")
+            out.append(f"  *{table.name}" + ("" if table.complete else "  (never reaches COMMIT: truncated, DN015)"))
             for chain in table.chains:
                 pol = chain.policy or "-"
                 cnt = f" [{chain.counters.packets}:{chain.counters.bytes}]" if chain.counters else ""

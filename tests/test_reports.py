@@ -285,8 +285,9 @@ def test_json_keys_match_the_documented_schema(bad):
     result = check(bad, *ONLY, "--format", "json")
     assert result.exit_code == 1
     data = json.loads(result.stdout)
-    assert set(data) == {"dnlint", "schema", "files", "findings", "summary"}
+    assert set(data) == {"dnlint", "schema", "files", "findings", "errors", "summary"}
     assert data["schema"] == 1 and data["files"] == ["bad.rules"]
+    assert data["errors"] == []  # every dump was read and every check ran
     for f in data["findings"]:
         assert set(f) == {"code", "name", "severity", "message", "file", "line", "col", "fix", "flow"}
         assert f["severity"] in ("error", "warning", "info")
@@ -300,7 +301,7 @@ def test_json_documented_in_the_module_docstring():
     import dnlint.report as report
 
     for key in ('"dnlint"', '"schema"', '"files"', '"findings"', '"summary"', '"code"', '"name"', '"severity"',
-                '"message"', '"file"', '"line"', '"col"', '"fix"', '"flow"', '"total"'):
+                '"message"', '"file"', '"line"', '"col"', '"fix"', '"flow"', '"total"', '"errors"'):
         assert key in report.__doc__, key
 
 

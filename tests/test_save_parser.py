@@ -206,8 +206,10 @@ RESTORE = """\
 
 def test_restore_input_insert_crlf_no_commit():
     rs, diags = parse(RESTORE)
-    assert diags == []
+    # iptables-restore rejects a table without COMMIT ("COMMIT expected"): DN015 at the last line
+    assert [(d.code, d.span.line) for d in diags] == [("DN015", 10)]
     t = rs[0].table("filter")
+    assert not t.complete
     inp = t.chain("INPUT")
     assert [r.span.line for r in inp.rules] == [7, 8, 4, 10]
     assert inp.rules[0].matches[0] == Match("tcp", (Option("--dport", ("22",)),), implicit=True)

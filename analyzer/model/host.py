@@ -622,6 +622,10 @@ def _networks_from_containers(dump: HostDump, family: int, networks: dict, iface
 def _select_tables(dump: HostDump, family: int, assumptions: list[str]):
     """One chain map per table; a save/-S section wins over a listing of the same table."""
     chosen = select_tables(dump, family, assumptions)
+    for name, (t, _f, _b) in chosen.items():
+        if not t.complete:
+            assumptions.append(f"table {name} of the iptables-save at line {t.span.line} has no COMMIT (the input is "
+                               "truncated): answers rest on a possibly partial rule set")
     tables = {name: {c.name: c for c in t.chains} for name, (t, _f, _b) in chosen.items()}
     spans = {name: t.span for name, (t, _f, _b) in chosen.items()}
     lossy = {name for name, (_t, f, _b) in chosen.items() if f is RulesetFormat.LISTING}

@@ -10,13 +10,17 @@ Choices (documented behaviour):
   header names ip6tables, else the family of most distinct ``-s``/``-d`` addresses, else 4.
 - A table that appears twice (two ``*filter`` blocks, as when restore files are
   concatenated) is merged: chains by name, rules appended, a later declaration's policy
-  and counters win. Tables keep the order of their first appearance.
+  and counters win. Tables keep the order of their first appearance. (``load_dump`` first
+  cuts such input into one block per output, so that the model uses the last block of a
+  repeated table, as iptables-restore does.)
 - ``-I CHAIN [N]`` inserts at position N (default 1) of the chain as built so far, as
   iptables-restore would; a position beyond the end is DN001 and the rule is skipped.
 - A rule for a chain that was not declared creates the chain (lenient: iptables-restore
   accepts this for built-in chains only). Built-in chains without a declaration line get
   policy ACCEPT (the policy of a fresh table). Chains keep the order of first mention.
-- A missing COMMIT (at the end, or before the next ``*table``) is accepted silently.
+- A missing COMMIT (at the end, or before the next ``*table``) is DN015: iptables-restore
+  rejects such input (``COMMIT expected``, ``Bad argument `*nat'``); the table is read as far
+  as it goes and marked ``complete=False``. ``-S`` lines (no ``*table``) need no COMMIT.
 - ``-S`` mode (no ``*table`` lines; ``-P``/``-N``/``-A`` lines) puts everything in
   ``table`` (default filter). In save mode a rule before any ``*table`` line is DN001.
 - Every line the grammar rejects is one DN001 (file:line:col and a sentence); the line
@@ -53,7 +57,7 @@ class _ChainState:
 
 
 class _TableState:
-    __slots__ = ("name", "span", "chains", "pending", "targets")
+    __slots__ = ("name", "span", "chains", "pending", "targets", "complete", "opened_at")
 
     def __init__(self, name: str, span: Span):
         self.name = name
@@ -61,6 +65,8 @@ class _TableState:
         self.chains: dict[str, _ChainState] = {}
         self.targets: dict = {}  # RuleBuilder's cache of this table's targets
         self.pending = False  # some rule jumps to a target not (yet) known
+        self.complete = True  # every `*table` block of it reached its COMMIT
+        self.opened_at: int | None = None  # line index of the `*table` line of the open block
 
 
 def parse_save(text: Text, *, family: int | None = None, table: str | None = None,
@@ -229,9 +235,20 @@ class _Reader:
             name = words[0][1:]
             if not _TABLE_NAME.match(name):
                 raise RuleError(0, f"expected a table name after '*', found '{words[0]}'")
+            prev = self.current
+            if prev is not None and prev.opened_at is not None:
+                # iptables-restore: "Bad argument `*nat'" at this line
+                prev.complete = False
+                self.diags.append(diag(
+                    "DN015", f"table {prev.name} (line {self.text.first_line + prev.opened_at}) has no COMMIT "
+                             f"before this `*{name}` line: iptables-restore rejects the input here, and the "
+                             f"rules of table {prev.name} may be cut short", span))
             self.current = self.open_table(name, span)
+            self.current.opened_at = i
             self.saw_content = True
         elif cmd == "COMMIT":
+            if self.current is not None:
+                self.current.opened_at = None
             self.current = None
             self.rb.set_table(set(), {})
         elif cmd == "CHAIN" or cmd == "P" or cmd == "N":
@@ -265,7 +282,28 @@ class _Reader:
 
     # ------------------------------------------------------------------ result
 
+    def truncated(self) -> None:
+        """The input ended inside a ``*table`` block (iptables-restore: "COMMIT expected at line N")."""
+        ts = self.current
+        if ts is None or ts.opened_at is None:
+            return  # -S output, or the last table was committed
+        ts.complete = False
+        lines = self.text.lines
+        last = next((k for k in range(len(lines) - 1, -1, -1) if lines[k].strip()), ts.opened_at)
+        line = lines[last].strip()
+        shown = line if len(line) <= 80 else line[:77] + "..."
+        cut = (f"; its last line, `{shown}`, may itself be cut in the middle"
+               if line[:1] in "-[:" or "COMMIT".startswith(line) else "")
+        t = self.text
+        indent = len(lines[last]) - len(lines[last].lstrip(_STRIP))
+        self.diags.append(diag(
+            "DN015", f"table {ts.name} (line {t.first_line + ts.opened_at}) has no COMMIT: the save input "
+                     f"ends inside it at line {t.first_line + last}, so it is truncated{cut}. "
+                     "iptables-restore rejects it ('COMMIT expected'), and the rules after the cut are missing",
+            Span(t.file, t.first_line + last, t.indent + indent + 1)))
+
     def finish(self):
+        self.truncated()
         if not self.saw_content and not self.tables:
             return [], self.rb.diagnostics + self.diags
         tables = []
@@ -282,7 +320,7 @@ class _Reader:
                 if policy is None and not cs.declared and cs.name in builtin:
                     policy = "ACCEPT"
                 chains.append(Chain(cs.name, cs.span, policy, cs.counters, tuple(rules)))
-            tables.append(Table(ts.name, ts.span, tuple(chains)))
+            tables.append(Table(ts.name, ts.span, tuple(chains), ts.complete))
         family = self.family
         header = self.header
         if family is None and header and "ip6tables" in header:
