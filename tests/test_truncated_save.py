@@ -155,3 +155,19 @@ def test_dnlint_rejects_the_truncations_iptables_restore_rejects(lab):
             if lines != [int(m.group(1)) - 1]:
                 disagreements.append((prefix[-60:], res.stderr.strip()[:80], lines))
     assert disagreements == []
+
+
+def test_answers_through_a_truncated_table_are_unknown():
+    """The rules after the cut are missing: whatever they said could accept or drop, so a query
+    through the cut table is null either way (with the cut named), never a confident answer."""
+    from dnlint.engine.query import engine_for, query
+
+    text = ("*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            "-A INPUT -p tcp --dport 22 -j ACCEPT\n-A INPUT -p tcp --dport 80 -j ACC\n")
+    eng = engine_for(load_text(text, "cut.rules"))
+    for port in (22, 23):
+        a = query(eng, "outside", "host", port, "tcp")
+        assert a.reachable is None, (port, a.as_dict())
+        assert any("shown only in part" in x for x in a.approximated)
+    whole = engine_for(load_text(text.replace("-j ACC\n", "-j ACCEPT\nCOMMIT\n"), "whole.rules"))
+    assert query(whole, "outside", "host", 23, "tcp").reachable is False

@@ -131,6 +131,8 @@ class Coverage:
                 if sc.families is not None and family not in sc.families:
                     continue
                 out |= set(RULE_TABLES) if sc.tables is None else set(sc.tables)
+        # a table cut short (no COMMIT) is shown only in part, whatever its command covered
+        out -= {t.name for rs in self._rulesets if rs.family == family for t in rs.tables if not t.complete}
         bare = [rs for rs in self._rulesets if rs.family == family and rs.scope is None]
         for rs in bare:
             names = {t.name for t in rs.tables}
@@ -141,4 +143,5 @@ class Coverage:
                 out |= (names if docker and "nat" not in names else set(RULE_TABLES))
             else:
                 out |= names
+            out -= {t.name for t in rs.tables if not t.complete}
         return out

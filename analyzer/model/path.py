@@ -258,13 +258,14 @@ class Path:
         are taken as empty, and the answer says so."""
         fam = "ip6tables" if self.host.family == 6 else "iptables"
         shown = self.host.tables.get(table)
-        what = (f"the {table} table is shown only in part (one chain listed)" if shown else
+        what = (f"the {table} table is shown only in part (one chain listed, or the file cut short)" if shown else
                 f"the {fam} {table} table is not in the dump")
-        if table in ("nat", "filter"):
+        if table in ("nat", "filter") or shown:
             if what not in flow.approximations:
                 flow.approximations.append(what)
-            if table == "nat" and what not in flow.open_ended:
-                flow.open_ended.append(what)  # a DNAT there could send the packet anywhere
+            if (table == "nat" or shown) and what not in flow.open_ended:
+                # a DNAT there could send the packet anywhere; rules after a cut could accept it
+                flow.open_ended.append(what)
         elif f"{what}: taken as empty" not in flow.notes:
             flow.notes.append(f"{what}: taken as empty")
 
