@@ -450,6 +450,9 @@ class Facts:
     docker_containers: tuple[DockerContainer, ...] = ()
     ipsets: tuple[IpSet, ...] = ()
     policy_rules: tuple[PolicyRule, ...] = ()
+    # the Docker daemon's version, where the dump shows it (`dnlint collect`'s header, `docker version`,
+    # `docker info`, `dockerd --version`), e.g. "28.5.2"
+    docker_version: str | None = None
 
     def sysctl(self, key: str) -> Sysctl | None:
         found = None

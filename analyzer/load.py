@@ -13,6 +13,7 @@ No input makes it raise: whatever cannot be read becomes a diagnostic.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -120,11 +121,12 @@ def load_text(data: str, file: str = "<string>", extra: list[Diagnostic] | None 
         diagnostics.append(diag("DN010", "no iptables rules or host facts were found in this file "
                                          "(expected iptables-save output, an iptables -L listing, or "
                                          "a host dump with ### <command> sections)", Span(file, 1, 1)))
+    fact_tuples = {k: tuple(v) for k, v in facts.items() if k != "docker_version"}
     dump = HostDump(
         file=file,
         sections=tuple(sections),
         rulesets=tuple(rulesets),
-        facts=Facts(**{k: tuple(v) for k, v in facts.items()}),
+        facts=Facts(**fact_tuples, docker_version=_docker_version(lines, sections)),
         diagnostics=tuple(diagnostics),
     )
     if len(lines) > 20000:
@@ -167,6 +169,31 @@ def _table_lines(block: Block) -> set[int]:
         elif open_table:
             inside.add(block.text.first_line + i)
     return inside
+
+
+_VERSION = re.compile(r"(?:Docker version|Server Version:|^\s*Version:)\s*v?(\d+\.\d+(?:\.\d+)?)")
+
+
+def _docker_version(lines: list[str], sections) -> str | None:
+    """The daemon's version: `# dockerd: Docker version X` (dnlint collect's header), or the server
+    part of `docker version` / `docker info`, or `dockerd --version`."""
+    for line in lines[:60]:
+        if line.startswith(("# dockerd:", "# docker server:")):
+            m = re.search(r"(\d+\.\d+(?:\.\d+)?)", line)
+            if m:
+                return m.group(1)
+    for sec in sections:
+        cmd = (sec.command or "").strip()
+        if not cmd.startswith(("docker version", "docker info", "dockerd --version", "dockerd -v")):
+            continue
+        server = not cmd.startswith("docker version")
+        for line in lines[sec.span.line:sec.end_line]:
+            if line.strip().startswith("Server"):
+                server = True
+            m = _VERSION.search(line)
+            if m and server:
+                return m.group(1)
+    return None
 
 
 def _drop_trailing_prose(block: Block, found: list[Diagnostic]) -> list[Diagnostic]:

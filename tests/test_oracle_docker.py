@@ -52,6 +52,7 @@ import pytest
 from netns import requires_netns
 from oracle.capture_docker import (SCENARIOS, LiveRun, Scenario, dump_dockerd_version, known_disagreement, run_live,
                                    supported_scenarios)
+from oracle.ablation import expected_reachable
 from oracle.dockerhost import OUTSIDE_IP, OUTSIDE_IP6, docker_unavailable
 
 from dnlint.engine.query import Engine, endpoint_family, engine_for, query
@@ -137,10 +138,12 @@ def judge(engine, p: dict) -> tuple[str, str, object] | None:
         return "error", f"query raised {exc!r}", None
     if a.reachable is None:
         return "possible", "dnlint answers `possible` (an approximated match)", a
-    if a.reachable is not p["reached"]:
-        return "reachability", (f"kernel {'reached ' + str(p['delivered_to']) if p['reached'] else 'did not reach'}, "
-                                f"dnlint says {'reachable' if a.reachable else 'unreachable'}"), a
-    if not p["reached"]:
+    want = expected_reachable(p)  # UDP: the connected prober got the answer too
+    if a.reachable is not want:
+        return "reachability", (f"kernel {'reached ' + str(p['delivered_to']) if want else 'did not reach'}"
+                                + (" (no answer came back)" if p["reached"] and not want else "")
+                                + f", dnlint says {'reachable' if a.reachable else 'unreachable'}"), a
+    if not want:
         return None
     d = a.delivered or {}
     if not d:

@@ -627,12 +627,25 @@ def _assemble(eng: Engine, origin: Origin, result: Exploration, proto: str) -> A
                     continue
             if status == "blocked" and rleaf is not None:
                 # a connection needs its reply; so does a ping (the echo reply is what it waits for)
-                if proto in ("tcp", "sctp", "icmp", "icmpv6"):
-                    reply_blocked.append((rleaf, _reply_blocked_answer(ans, rleaf)))
+                # and a UDP client (a connected socket waits for the answer from where it sent)
+                reply_blocked.append((rleaf, _reply_blocked_answer(ans, rleaf, udp=proto == "udp")))
+                continue
+            far = _return_route(eng, leaf) if status in ("ok", "possible") else None
+            if far is not None and far[0] == "assumed":
+                ans.assumptions.append(far[1])
+                far = None
+            if far is not None and ans.reachable is not False:
+                ans.reachable = None
+                ans.approximated.append(far[1])
+            if status == "ok" and proto == "udp":
+                how, rs = _udp_answer_source(eng, leaf)
+                if how == "other":
+                    reply_blocked.append((leaf, _answer_from_elsewhere(eng, ans, leaf, rs)))
                     continue
-                ans.assumptions.append(f"replies are blocked ({_blocker(rleaf.outcome)['reason']}); "
-                                       f"the {proto} packets still arrive")
-            elif status == "possible" and ans.reachable is not False:
+                if how == "unknown":
+                    ans.reachable = None
+                    ans.approximated.append(_answer_source_unknown(eng, leaf, rs))
+            if status == "possible" and ans.reachable is not False:
                 ans.reachable = None
                 if rleaf is not None:
                     ans.approximated.extend(a for a in rleaf.outcome.flow.approximations if a not in ans.approximated)
@@ -685,7 +698,89 @@ def _assemble(eng: Engine, origin: Origin, result: Exploration, proto: str) -> A
     return ans
 
 
-def _reply_blocked_answer(first: Answer, rleaf: Leaf, later: bool = False) -> Answer:
+def _return_route(eng: Engine, leaf: Leaf) -> tuple[str, str] | None:
+    """The condition on the far side, when the first packet leaves the host un-NATed with a source
+    the far side reaches only through this host (a container's address, a subnet behind it): the
+    answer comes back only if the far side (or the path) routes that source back here: ("unknown",
+    why), which says so for a private source sent to a public address: the internet does not
+    route private addresses back (only an upstream NAT that routes the answers back helps); ("assumed",
+    why) for a host on one of this router's own links answering a source from beyond the default
+    route (through its gateway, this host); None when the way back is the host's own."""
+    host = eng.host
+    d = leaf.outcome.delivery
+    if d is None or d.kind != "network" or d.iface in host.bridges or d.iface is None:
+        return None
+    i, f = _tuples(leaf)
+    src, dst = f["src"], f["dst"]
+    if host.is_local(src):
+        return None  # NATed to (or sent from) one of the host's own addresses
+    bits = 32 if host.family == 4 else 128
+    for addr, plen in host.ifaces.get(d.iface, []):
+        if (addr >> (bits - plen)) == (src >> (bits - plen)):
+            return None  # the source is on the link itself: the far side reaches it there
+    fam = host.family
+    s_ip, d_ip = ipaddress.ip_address(ip_str(src, fam)), ipaddress.ip_address(ip_str(dst, fam))
+    default = host.default_route_dev()
+    rs, rd = host.route(src), host.route(dst)
+    if (d.iface != default and rs.entry is not None and rs.entry.plen == 0 and rd.via is None
+            and rd.dev == d.iface):
+        # from beyond the default route to a host on one of this router's own links: that host
+        # answers an off-link address through its gateway, this host
+        return "assumed", (f"{d_ip} answers {s_ip} through its gateway on {d.iface}, taken to be this host "
+                           "(the way a router's LAN hosts do)")
+    if s_ip.is_private and not s_ip.is_global and d_ip.is_global and d.iface == default:
+        return "unknown", (f"the packet leaves {d.iface} un-NATed with the private source {s_ip} toward the public "
+                           f"address {d_ip}: the internet never answers a private address, so this works only if "
+                           f"an upstream router NATs {s_ip} and routes the answers back here, which the dump cannot "
+                           "show (the seed: the upstream must NAT the container address)")
+    return "unknown", (f"the packet leaves {d.iface} un-NATed with source {s_ip}: the answer comes back only if "
+                       f"{d_ip} (or the router on the way) routes {s_ip} back through this host, which the dump "
+                       "cannot show (the seed: the upstream must NAT the container address, or the destination "
+                       "must have a route to it)")
+
+
+def _udp_answer_source(eng: Engine, leaf: Leaf) -> tuple[str, int | None]:
+    """Where a UDP server's answer comes from: "same" (the address the client sent to, which
+    conntrack translates back), "other" (the source the route to the client picks, another
+    address), or "unknown" (a wildcard socket whose program may or may not answer with IP_PKTINFO)."""
+    d = leaf.outcome.delivery
+    if d is None or d.kind != "socket" or d.reply_from == "dst":
+        return "same", None
+    i, f = _tuples(leaf)
+    rs, _r = eng.host.source_for(f["src"])
+    if rs is None or rs in (f["dst"], i["dst"]):
+        return "same", None
+    return ("other" if d.reply_from == "route" else "unknown"), rs
+
+
+def _answer_from_elsewhere(eng: Engine, first: Answer, leaf: Leaf, rs: int) -> Answer:
+    fam = eng.host.family
+    i, f = _tuples(leaf)
+    who = (first.delivered or {}).get("by") or "the server"
+    reason = (f"the datagram arrives, but {who} answers from {ip_str(rs, fam)} (the source the route to "
+              f"{ip_str(f['src'], fam)} picks: its socket is bound to a wildcard address"
+              + (" and this docker-proxy predates Docker 28's IP_PKTINFO fix" if who == "docker-proxy" else "")
+              + f"), not from {ip_str(i['dst'], fam)}, the address the client sent to. conntrack does not match "
+              "that answer to the client's datagram, so it is not translated back: a connected UDP socket (what "
+              "resolvers and most clients use) drops it and the host answers with ICMP port unreachable; an "
+              "unconnected one (recvfrom) takes it")
+    return Answer(reachable=False, verdict="ANSWER_FROM_OTHER_ADDRESS", witness=first.witness,
+                  translations=first.translations, delivered=first.delivered, path=first.path,
+                  blocked_by={"table": None, "chain": None, "index": None, "line": None, "reason": reason},
+                  assumptions=first.assumptions + ["the client's UDP socket is connected (as resolvers' are); an "
+                                                   "unconnected one would take the answer"],
+                  approximated=first.approximated)
+
+
+def _answer_source_unknown(eng: Engine, leaf: Leaf, rs: int) -> str:
+    fam = eng.host.family
+    i, f = _tuples(leaf)
+    return (f"whether the server answers from {ip_str(i['dst'], fam)} (the address the client sent to) or from "
+            f"{ip_str(rs, fam)} (the source the route to the client picks, for a wildcard socket without "
+            "IP_PKTINFO) is not in the dump; a connected UDP client drops an answer from another address")
+
+
+def _reply_blocked_answer(first: Answer, rleaf: Leaf, later: bool = False, udp: bool = False) -> Answer:
     o = rleaf.outcome
     b = _blocker(o)
     if later:
@@ -693,6 +788,11 @@ def _reply_blocked_answer(first: Answer, rleaf: Leaf, later: bool = False) -> An
                        f"stopped: {b['reason']}")
     else:
         b["reason"] = f"the reply is stopped: {b['reason']}"
+        if udp:
+            b["reason"] += ("; the datagrams still arrive (one-way UDP works), but a client waiting for the answer "
+                            "gets none")
+            if o.verdict == "NO_CONNTRACK":
+                b["reason"] += " (an unconnected UDP socket would take the untranslated answer)"
     return Answer(
         reachable=False, verdict=o.verdict, witness=first.witness, translations=first.translations,
         delivered=first.delivered,  # the server got the first packet; its answer (or the rest) is stopped

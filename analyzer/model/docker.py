@@ -58,6 +58,14 @@ class DockerView:
     proxies: list[Proxy]  # every docker-proxy the dump shows or implies
     daemon_ports: list[Publication]  # ports dockerd itself holds (userland-proxy=false)
     proxies_complete: bool  # no other docker-proxy process runs
+    version: tuple[int, ...] | None = None  # the daemon's version, where the dump shows it
+    since_28: bool | None = None  # Docker 28's layout or version (None: the dump does not tell)
+
+    def udp_proxy_answers_from_dst(self) -> bool | None:
+        """docker-proxy answers a UDP client from the address the client sent to (IP_PKTINFO) since
+        Docker 28 (moby#48571); before, from the address the route to the client picks, which a
+        connected client drops when it differs (moby#11998, libnetwork#1729)."""
+        return self.since_28
 
 
 def _family_of(ip: str) -> int:
@@ -250,7 +258,19 @@ def docker_view(dump: HostDump, family: int, tables: dict[str, dict[str, Chain]]
     daemon_ports: list[Publication] = []
     if flags.get("--userland-proxy") is False:
         daemon_ports = [q for q in pubs if q.host_port]
-    return DockerView(running, flags, inferred, pubs, proxies, daemon_ports, proxies_complete)
+    version = None
+    if dump.facts.docker_version:
+        version = tuple(int(x) for x in dump.facts.docker_version.split(".") if x.isdigit())
+    since_28 = None
+    if version:
+        since_28 = version >= (28,)
+    elif (tables.get("filter") or {}).get("DOCKER-FORWARD") is not None:
+        since_28 = True  # the filter layout Docker 28 introduced
+    elif (tables.get("filter") or {}).get("DOCKER-ISOLATION-STAGE-1") is not None:
+        fwd = (tables.get("filter") or {}).get("FORWARD")
+        if fwd is not None and any(r.target and r.target.name == "DOCKER-ISOLATION-STAGE-1" for r in fwd.rules):
+            since_28 = False  # FORWARD jumps to the isolation chain itself: the layout before 28
+    return DockerView(running, flags, inferred, pubs, proxies, daemon_ports, proxies_complete, version, since_28)
 
 
 def _publications_complete(dump: HostDump, flags, tables) -> bool:

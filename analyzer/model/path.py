@@ -112,6 +112,10 @@ class Delivery:
     by: str  # kernel, docker-proxy, daemon (a dockerd-held black hole), <process>, container NAME ...
     container: str | None = None
     listener: str | None = None
+    # a UDP socket's answer comes from: "dst" (the address the client sent to: a socket bound to it,
+    # or one that replies with IP_PKTINFO), "route" (the source the route to the client picks: a
+    # wildcard socket without IP_PKTINFO), None (the dump does not tell)
+    reply_from: str | None = "dst"
 
 
 @dataclass(slots=True)
@@ -770,16 +774,22 @@ class Path:
                                   or listener.pid == proxy.pid):
             if proxy.why:
                 flow.notes.append(proxy.why)
+            reply_from = "dst"
+            if proto == "udp" and proxy.host_ip in ("0.0.0.0", "::", "", "*"):
+                new = host.docker.udp_proxy_answers_from_dst() if host.docker else None
+                reply_from = None if new is None else ("dst" if new else "route")
             return Outcome("ACCEPT", flow, delivery=Delivery("socket", flow.in_iface, "docker-proxy",
-                                                             listener=_listener_text(listener)),
+                                                             listener=_listener_text(listener), reply_from=reply_from),
                            proxy=(proxy.container_ip, proxy.container_port))
         if listener is not None:
             prog = listener.process or "a process"
             if prog in ("dockerd", "docker", "dockerd-current") and (
                     host.dockerd.get("--userland-proxy") is False or host.published_port(proto, dport)):
                 return self._daemon_hole(flow, proto, dport, _listener_text(listener))
+            wildcard = listener.address in ("*", "0.0.0.0", "::", "")
             return Outcome("ACCEPT", flow, delivery=Delivery("socket", flow.in_iface, prog,
-                                                             listener=_listener_text(listener)))
+                                                             listener=_listener_text(listener),
+                                                             reply_from=None if proto == "udp" and wildcard else "dst"))
         held = host.daemon_port_for(proto, dst, dport)
         if held is not None:
             flow.notes.append(f"dockerd holds {proto} port {dport} ({held.sources[0]} publishes it and the userland "

@@ -217,13 +217,21 @@ def ablate(text: str, name: str) -> str:
 # --------------------------------------------------------------------------- judging an answer
 
 
+def expected_reachable(probe: dict) -> bool:
+    """What dnlint's ``reachable`` means for the probe: the server got it and, for TCP and ICMP, the
+    exchange completed; for UDP, the prober (a connected socket) got the answer too."""
+    if probe["proto"] == "udp":
+        return bool(probe["reached"] and probe.get("reply"))
+    return bool(probe["reached"])
+
+
 def judge(answer, probe: dict) -> str:
     """``right``, ``null`` (honestly unknown) or ``wrong`` (a confident wrong answer).
 
     Reached probes must also get the seen source right when dnlint names one; a delivery
     whose seen source dnlint says it does not know is honest, not wrong.
     """
-    reached = probe["reached"]
+    reached = expected_reachable(probe)
     if answer.reachable is None:
         return "null"
     if answer.reachable is not reached:

@@ -446,12 +446,24 @@ def compare(dump, probes: list[dict], *, query=None, seed: int | None = None,
     return out
 
 
+def expected(p: dict) -> bool:
+    """dnlint's ``reachable`` for a probe: the server got it (TCP: the handshake completed; ICMP: the
+    echo reply came back) and, for UDP, the prober's connected socket got the answer."""
+    if p["proto"] == "udp":
+        return bool(p["reached"] and p.get("reply"))
+    return bool(p["reached"])
+
+
 def _judge(seed, p: dict, ans: dict, reachable) -> Disagreement | None:
-    if bool(reachable) != bool(p["reached"]):
-        msg = (f"kernel {'reached ' + str(p['delivered_to']) if p['reached'] else 'did not reach'}"
-               f", dnlint says {'reachable' if reachable else 'unreachable'} ({ans.get('verdict')})")
+    want = expected(p)
+    if bool(reachable) != want:
+        if p["proto"] == "udp" and p["reached"] and not want:
+            what = f"reached {p['delivered_to']} but its answer never came back"
+        else:
+            what = "reached " + str(p["delivered_to"]) if p["reached"] else "did not reach"
+        msg = f"kernel {what}, dnlint says {'reachable' if reachable else 'unreachable'} ({ans.get('verdict')})"
         return Disagreement(seed, "reachability", p, ans, msg, _hint(p, ans))
-    if not p["reached"]:
+    if not want:
         return None
     d = ans.get("delivered")
     if not d:
