@@ -188,6 +188,8 @@ def query(
     dst: str = typer.Option(..., "--to", help="The destination the sender uses: IP or CIDR, host, container:NAME, network:NAME."),
     port: Optional[int] = typer.Option(None, "--port", min=0, max=65535, help="Destination port."),
     proto: Proto = typer.Option(Proto.tcp, "--proto", help="Protocol."),
+    sport: Optional[int] = typer.Option(None, "--sport", min=1, max=65535,
+                                        help="Source port (default: any; the answer says when it holds only for some)."),
     format: QueryFormat = typer.Option(QueryFormat.text, "--format", "-f", help="Output format."),
 ) -> None:
     """Can FROM reach TO on PORT? Proved with z3: a witness packet and its path, or what blocks it.
@@ -198,7 +200,7 @@ def query(
 
     host = _load(dump)
     try:
-        answer = query_dump(host, src, dst, port, proto.value)
+        answer = query_dump(host, src, dst, port, proto.value, sport=sport)
     except EndpointError as e:
         typer.echo(f"dnlint: {e}", err=True)
         raise typer.Exit(2)

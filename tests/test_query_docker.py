@@ -156,3 +156,46 @@ def test_containers_and_networks_by_docker_name_or_id_prefix():
     assert query(eng, "host", f"network:{nid[:12]}", 80, "tcp").query["to"] == f"network:{nid[:12]}"
     with pytest.raises(EndpointError, match=r"the dump has: client, web"):
         query(eng, "container:nope", "192.0.2.1", 8080, "tcp")
+
+
+def test_a_containers_own_loopback_never_leaves_it():
+    """container:web -> 127.0.0.1 is the container's own lo: no bridge, no host DNAT or martian
+    check. Its published container port is served there; the host side of the publication (8080) is
+    not a port of the container's, so whether anything listens on it there is unknown."""
+    for captures in ("docker", "docker-v28"):
+        for scenario in ("a_default", "b_no_userland_proxy", "c_no_proxy_no_localnet"):
+            eng = _engine(captures, scenario)
+            a = query(eng, "container:web", "127.0.0.1", 80, "tcp")
+            assert a.reachable is True and a.path == [] and a.translations == [], (captures, scenario)
+            assert a.delivered["container"] == "web" and a.delivered["seen_src"] == "127.0.0.1"
+            assert any("never leaves the container's network namespace" in x for x in a.assumptions)
+            b = query(eng, "container:web", "127.0.0.1", 8080, "tcp")
+            assert b.reachable is None and b.verdict == "ACCEPT" and b.path == [], (captures, scenario)
+    v6 = _engine("docker-v28", "n_ipv6", 6)
+    c = query(v6, "container:web", "::1", 80, "tcp")
+    assert c.reachable is True and c.delivered["seen_src"] == "::1" and c.path == []
+    # the host's own addresses are another, real path through the bridge
+    d = query(_engine("docker", "a_default"), "container:web", "192.0.2.1", 8080, "tcp")
+    assert d.reachable is True and d.path and d.delivered["seen_src"] == "172.18.0.1"
+
+
+def test_docker_embedded_dns_answers_user_networks_only():
+    user = query(_engine("docker", "a_default"), "container:client", "127.0.0.11", 53, "udp")
+    assert user.reachable is True and "embedded DNS" in user.delivered["by"]
+    default_bridge = query(_engine("docker", "d_icc_false"), "container:client", "127.0.0.11", 53, "udp")
+    assert default_bridge.reachable is False and default_bridge.verdict == "NO_LISTENER"
+
+
+def test_zero_address_is_the_hosts_own_loopback():
+    """connect() to 0.0.0.0 goes to the host itself (127.0.0.1 on lo), so host -> 0.0.0.0:8080 is
+    host -> 127.0.0.1:8080; from outside, a 0.0.0.0 destination is a martian."""
+    for captures, scenario in (("docker", "a_default"), ("docker", "b_no_userland_proxy"),
+                               ("docker", "c_no_proxy_no_localnet")):
+        eng = _engine(captures, scenario)
+        zero = query(eng, "host", "0.0.0.0", 8080, "tcp").as_dict()
+        loop = query(eng, "host", "127.0.0.1", 8080, "tcp").as_dict()
+        assert (zero["reachable"], zero["verdict"], zero["delivered"]) == \
+            (loop["reachable"], loop["verdict"], loop["delivered"]), scenario
+        assert zero["query"]["to"] == "0.0.0.0" and "turns the destination into 127.0.0.1" in zero["assumptions"][0]
+    m = query(_engine("docker", "a_default"), OUTSIDE_ADDRESS, "0.0.0.0", 8080, "tcp")
+    assert m.reachable is False and m.verdict == "MARTIAN"

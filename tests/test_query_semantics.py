@@ -315,3 +315,26 @@ UNCONN 0      0          0.0.0.0:53        0.0.0.0:*     users:(("dnsmasq",pid=2
     udp = query_dump(dump, "192.0.2.9", "192.0.2.1", 53, "udp")
     assert udp.reachable is False and "one-way UDP works" in udp.blocked_by["reason"]
     assert udp.delivered["by"] == "dnsmasq"  # the datagram did arrive
+
+
+def test_an_answer_that_holds_only_for_some_source_ports_says_so():
+    """`--sport 53 --dport 1024:65535 -j ACCEPT` (meant for DNS answers) lets anyone in from
+    source port 53: the answer is reachable, and says only from that source port and what stops
+    the others; `sport=` asks about one source port."""
+    rules = FILTER.format(input="DROP", fwd="DROP", rules="-A INPUT -p udp -m udp --sport 53 --dport 1024:65535 "
+                                                           "-j ACCEPT\n-A INPUT -p tcp --dport 22 -j ACCEPT")
+    d = dump(rules)
+    a = query_dump(d, "outside", "192.0.2.1", 5432, "tcp")
+    assert a.reachable is False
+    u = query_dump(d, "10.9.9.9", "192.0.2.1", 22, "tcp")
+    assert u.reachable is True and u.source_ports is None  # every source port alike
+    from dnlint.engine.query import query_dump as q
+
+    text = dump(rules)
+    ans = q(text, "iface:eth0", "192.0.2.1", 5000, "udp")
+    assert ans.source_ports is not None, ans.as_dict()
+    assert ans.source_ports["reachable_from"] == "53"
+    assert ans.source_ports["blocked_by"]["reason"] == "the filter INPUT policy is DROP"
+    assert ans.witness["sport"] == 53 and "source port 53" in ans.source_ports["summary"]
+    other = q(text, "iface:eth0", "192.0.2.1", 5000, "udp", sport=1234)
+    assert other.reachable is False and other.source_ports is None

@@ -18,6 +18,8 @@ class Answer:
     approximated: list[str] = field(default_factory=list)
     query: dict = field(default_factory=dict)
     also_blocked_by: list[dict] = field(default_factory=list)
+    # when the answer holds only for some source ports: reachable_from, blocked_from, blocked_by, summary
+    source_ports: dict | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -30,5 +32,6 @@ class Answer:
             "blocked_by": self.blocked_by,
             "assumptions": self.assumptions,
             "approximated": self.approximated,
+            "source_ports": self.source_ports,
             "query": self.query,
         }

@@ -33,8 +33,11 @@ def render_answer(a: Answer) -> str:
         if b.get("chain"):
             head += f" [{rule_place(b)}]"
     else:
-        head = f"POSSIBLE  {flow}: the answer depends on matches dnlint does not model"
+        lets = "the rules let it through" if a.verdict == "ACCEPT" else f"the path ends {a.verdict}"
+        head = f"UNKNOWN  {flow}: {lets}, but the answer turns on what the dump does not show (below)"
     out.append(head)
+    if a.source_ports:
+        out.append(f"Source ports: {a.source_ports['summary']}")
     w = a.witness
     if w:
         sp = f":{w['sport']}" if w.get("sport") is not None else ""
@@ -59,7 +62,7 @@ def render_answer(a: Answer) -> str:
         for b in a.also_blocked_by[:10]:
             out.append(f"  - {b.get('reason')} [{rule_place(b)}]")
     if a.approximated:
-        out.append("Approximated (not modelled):")
+        out.append("Unknown (the answer turns on these):")
         out.extend(f"  - {x}" for x in a.approximated)
     if a.assumptions:
         out.append("Assumptions:")

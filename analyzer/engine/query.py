@@ -117,7 +117,8 @@ def network_hosts(host: HostModel, net) -> IntervalSet:
 def docker_name(host: HostModel, kind: str, text: str) -> str:
     """The inventory name a ``container:``/``network:`` endpoint means: the name as docker
     prints it (a leading "/" allowed) or an unambiguous id prefix (4 characters or more)."""
-    known = sorted({e.container for e in host.endpoints} if kind == "container" else set(host.networks))
+    known = sorted({e.container for e in host.endpoints} | set(host.container_ports) if kind == "container"
+                   else set(host.networks))
     name = text.lstrip("/") if kind == "container" else text
     if name in known:
         return name
@@ -342,6 +343,28 @@ def query(eng: Engine, src: str, dst: str, port: int | None = None, proto: str =
     host = eng.host
     host.query_log = []
     dst_set = resolve_destination(host, dst)
+    if src.startswith("container:") and proto != "all":
+        name = docker_name(host, "container", src.split(":", 1)[1])
+        if name in host.host_network:
+            # --network host: the container's sockets are the host's own
+            answer = query(eng, "host", dst, port, proto, sport=sport)
+            answer.assumptions.insert(0, f"container {name} runs with --network host: its connections are the "
+                                         "host's own")
+            answer.query["from"] = src
+            return answer
+        own = _own_namespace(host, name, dst_set)
+        if own is not None:
+            answer = _in_container(host, name, own, dst, port, proto, sport)
+            answer.query = {"from": src, "to": dst, "port": port, "proto": proto}
+            return answer
+    if src == "host" and _zero(host, dst_set):
+        # connect() to 0.0.0.0 (::) is a local connection: the kernel sends it to 127.0.0.1 (::1)
+        loop = "127.0.0.1" if host.family == 4 else "::1"
+        answer = query(eng, "host", loop, port, proto, sport=sport)
+        answer.assumptions.insert(0, f"a connection to {dst} goes to the host itself: the kernel turns the "
+                                     f"destination into {loop} (loopback)")
+        answer.query["to"] = dst
+        return answer
     maybe_local = _maybe_local(host, dst_set)
     if maybe_local is not None and proto != "all":
         # a bare rule set: whether the destination is the host's own address is open; answer both
@@ -372,10 +395,138 @@ def query(eng: Engine, src: str, dst: str, port: int | None = None, proto: str =
     else:
         result = search(eng, origin, dst_set, port, proto, sport)
         answer = _assemble(eng, origin, result, proto)
+        if sport is None and proto in ("tcp", "udp", "sctp") and answer.reachable is not False:
+            answer.source_ports = _source_port_class(eng, origin, dst_set, port, proto, result)
     answer.query = {"from": src, "to": dst, "port": port, "proto": proto}
+    if sport is not None:
+        answer.query["sport"] = sport
     static = host.assumptions[:host.static_assumptions]
     answer.assumptions = _dedupe(static + host.query_log + answer.assumptions)
     return answer
+
+
+def _source_port_class(eng: Engine, origin: Origin, dst: IntervalSet, port: int | None, proto: str,
+                       first: Exploration) -> dict | None:
+    """The source ports the answer holds for, when that is not every one: the witness is
+    existential over source ports (right for an attacker, who picks one), but a flow that passes
+    only from, say, port 53 (a `--sport 53 ... -j RETURN` meant for DNS answers) is a different
+    thing from an open port. None when every source port gets the same answer."""
+    full = IntervalSet.range(1, 65535)
+
+    def sports(exp: Exploration) -> IntervalSet:
+        got = IntervalSet()
+        for lf in exp.leaves:
+            if lf.outcome.verdict == "ACCEPT":
+                got = got.union(lf.run.st.doms[lf.run.st.initial["sport"]])
+        return got
+
+    open_ = sports(first)
+    if not open_ or full.subset_of(open_):
+        return None
+    for _ in range(4):  # more accepting paths, each for other source ports
+        rest = full.intersect(open_.complement(0, 0xFFFF))
+        if not rest:
+            return None
+        exp = _search_sports(eng, origin, dst, port, proto, rest)
+        more = sports(exp)
+        if not more:
+            break
+        open_ = open_.union(more)
+    rest = full.intersect(open_.complement(0, 0xFFFF))
+    if not rest:
+        return None
+    # the same packet as the witness, from the other source ports: what stops it
+    lf = next((x for x in first.leaves if x.outcome.verdict == "ACCEPT"), None)
+    same = Origin(origin.kind, origin.iface, IntervalSet.point(lf.values[lf.run.st.initial["src"]])
+                  if lf is not None and origin.src is not None else origin.src, origin.text)
+    to = IntervalSet.point(lf.values[lf.run.st.initial["dst"]]) if lf is not None else dst
+    blocked = _assemble(eng, same, _search_sports(eng, same, to, port, proto, rest), proto)
+    if blocked.reachable is not False:
+        return None  # the other source ports are not known to be blocked: no class to tell
+    text = _ports_text(open_)
+    b = blocked.blocked_by or {}
+    from .explain import rule_place
+
+    return {"reachable_from": text, "blocked_from": _ports_text(rest), "blocked_by": b,
+            "summary": f"reachable only from source port{'s' if open_.size() > 1 else ''} {text}; other source ports "
+                       f"are stopped: {b.get('reason')} [{rule_place(b)}]"}
+
+
+def _search_sports(eng: Engine, origin: Origin, dst: IntervalSet, port: int | None, proto: str,
+                   sports: IntervalSet) -> Exploration:
+    init = _init(eng.host, origin, dst, port, proto, None)
+    init["sport"] = sports
+    return explore(eng.host.family, init, _run_origin(eng, origin, proto), stop_when=_proved_accept)
+
+
+def _ports_text(s: IntervalSet) -> str:
+    parts = [str(a) if a == b else f"{a}-{b}" for a, b in s.ivs[:8]]
+    return ", ".join(parts) + (", ..." if len(s.ivs) > 8 else "")
+
+
+def _zero(host: HostModel, dst: IntervalSet) -> bool:
+    return dst.is_point() and dst.min() == 0
+
+
+def _own_namespace(host: HostModel, name: str, dst: IntervalSet) -> int | None:
+    """The destination when it never leaves container ``name``'s own network namespace: its
+    loopback (127/8, ::1, and 0.0.0.0, which connect() turns into loopback) or one of its own
+    addresses. None when the packet goes out of the container."""
+    if not dst.is_point():
+        return None
+    d = dst.min()
+    if host.family == 4 and (LOOPBACK_V4[0] <= d <= LOOPBACK_V4[1] or d == 0):
+        return d
+    if host.family == 6 and d in (0, 1):
+        return d
+    if any(e.ip == d for e in host.endpoints if e.container == name):
+        return d
+    return None
+
+
+def _in_container(host: HostModel, name: str, d: int, dst_text: str, port: int | None, proto: str,
+                  sport: int | None) -> Answer:
+    """A container's packet to its own loopback or address: the kernel delivers it inside the
+    container's namespace, on its lo; no bridge, none of the host's rules, no host martian check.
+    The container's sockets are not in a host dump: a port the container exposes or publishes is
+    taken to have its server (as for any delivery to a container), another one is unknown."""
+    fam = host.family
+    loop = d == 0 or (fam == 4 and LOOPBACK_V4[0] <= d <= LOOPBACK_V4[1]) or (fam == 6 and d == 1)
+    target = (0x7F000001 if fam == 4 else 1) if d == 0 else d
+    src = target if loop and fam == 6 else (0x7F000001 if loop else d)
+    witness = {"src": ip_str(src, fam), "dst": ip_str(target, fam), "proto": proto,
+               "sport": sport if sport is not None else (40000 if proto in ("tcp", "udp", "sctp") else None),
+               "dport": port if proto in ("tcp", "udp", "sctp") else None, "in_iface": "lo", "out_iface": "lo"}
+    where = "its own loopback" if loop else "its own address"
+    note = (f"container {name} sends to {where}: the packet never leaves the container's network namespace "
+            "(no bridge, none of the host's rules or checks)")
+    assumptions = [note] + ([f"a connection to {dst_text} goes to the container itself: the kernel turns it "
+                             f"into {ip_str(target, fam)}"] if d == 0 else [])
+    delivered = {"ip": ip_str(target, fam), "port": port if proto in ("tcp", "udp", "sctp") else None,
+                 "seen_src": ip_str(src, fam), "by": f"container {name}", "container": name}
+    if proto in ("icmp", "icmpv6"):
+        return Answer(True, "ACCEPT", witness, delivered=delivered, assumptions=assumptions + [
+            "the container's kernel answers the ping itself"])
+    if fam == 4 and target == 0x7F00000B and port == 53:  # 127.0.0.11: Docker's embedded DNS
+        nets = [e.network for e in host.endpoints if e.container == name]
+        user = [n for n in nets if n not in ("bridge", "default")]
+        if user:
+            delivered["by"] = "Docker's embedded DNS (dockerd, through the container's own NAT rules)"
+            return Answer(True, "ACCEPT", witness, delivered=delivered, assumptions=assumptions + [
+                f"127.0.0.11 is Docker's embedded DNS on a user-defined network ({user[0]})"])
+        return Answer(False, "NO_LISTENER", witness, blocked_by={
+            "table": None, "chain": None, "index": None, "line": None,
+            "reason": f"Docker's embedded DNS (127.0.0.11) serves containers of user-defined networks only; "
+                      f"container {name} is on {', '.join(nets) or 'no network'}"}, assumptions=assumptions)
+    exposed = host.container_ports.get(name, set())
+    if port is not None and (port, proto) in exposed:
+        return Answer(True, "ACCEPT", witness, delivered=delivered, assumptions=assumptions + [
+            f"a server in container {name} is assumed to listen on {proto}/{port} (it exposes that port), on a "
+            "wildcard address or this one"])
+    shown = ", ".join(f"{p}/{pr}" for p, pr in sorted(exposed)) or "no port"
+    return Answer(None, "ACCEPT", witness, delivered=delivered, assumptions=assumptions, approximated=[
+        f"whether anything in container {name} listens on {proto} port {port} is not in the dump (a host dump "
+        f"does not show a container's sockets; it exposes {shown})"])
 
 
 def _maybe_local(host: HostModel, dst: IntervalSet) -> int | None:

@@ -93,6 +93,10 @@ class HostModel:
     tables_known: set[str] = field(default_factory=lambda: {"raw", "mangle", "nat", "filter", "security"})
     main_routes_shown: bool = True  # the dump lists the main routing table (else only connected routes are known)
     outside_ifaces: list[str] = field(default_factory=list)  # a bare rule set: the interfaces `outside` may use
+    # Docker containers: the ports each exposes or publishes ((port, proto)), and those that share the
+    # host's network namespace (--network host)
+    container_ports: dict[str, set[tuple[int, str]]] = field(default_factory=dict)
+    host_network: set[str] = field(default_factory=set)
 
     # ------------------------------------------------------------------ sysctls
 
@@ -584,6 +588,10 @@ def build_host(dump: HostDump, family: int = 4) -> HostModel:
              **{c.id: c.name for c in dump.facts.docker_containers if c.id}},
         coverage=coverage, docker=docker, tables_known=tables_known, main_routes_shown=shown_main,
         outside_ifaces=implied.uplinks if implied else [],
+        container_ports={c.name: {(b.container_port, b.proto) for b in c.ports}
+                         | {(int(p.split("/")[0]), (p.split("/") + ["tcp"])[1]) for p in c.exposed
+                            if p.split("/")[0].isdigit()} for c in dump.facts.docker_containers},
+        host_network={c.name for c in dump.facts.docker_containers if c.network_mode == "host"},
     )
     return host
 

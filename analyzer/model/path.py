@@ -48,6 +48,7 @@ NAT_TARGETS = {"DNAT", "SNAT", "MASQUERADE", "REDIRECT", "NETMAP"}
 #: notes of a reply's path that the answer repeats (the rest of a reply's notes stay out of it)
 ECHO_REPLY_NOTE = "echo reply:"
 _BAD_SOURCES = IntervalSet(((0, 0x00FFFFFF), (0xE0000000, 0xEFFFFFFF), (0xFFFFFFFF, 0xFFFFFFFF)))
+_ZERONET = IntervalSet(((0, 0x00FFFFFF),))
 
 
 @dataclass(slots=True)
@@ -562,6 +563,11 @@ class Path:
             if self.ex.holds("src", _BAD_SOURCES, flow):
                 return Outcome("MARTIAN", flow, _kernel_step("martian source"),
                                reason=f"martian source: a multicast, broadcast or 0.0.0.0/8 source arrived on {iface}")
+            if self.ex.holds("dst", _ZERONET, flow):
+                return Outcome("MARTIAN", flow, flow.changed_route_by or _kernel_step("martian destination"),
+                               reason=f"martian destination: a 0.0.0.0/8 destination arrived on {iface} "
+                                      "(ip_route_input_slow drops it; only the host itself can send to 0.0.0.0, "
+                                      "which it turns into 127.0.0.1)")
             if self.is_loopback_addr("src", flow):
                 rl = self.known(flow, host.route_localnet_state(iface))
                 if not rl:
