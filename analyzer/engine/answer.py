@@ -20,6 +20,11 @@ class Answer:
     also_blocked_by: list[dict] = field(default_factory=list)
     # when the answer holds only for some source ports: reachable_from, blocked_from, blocked_by, summary
     source_ports: dict | None = None
+    # a "no" as the sender sees it: refused, unreachable, error, connected (TCP: the handshake
+    # completes, then nothing flows) or timeout
+    how_it_ends: str | None = None
+    ends_with: str | None = None  # the signal: tcp-reset, icmp-port-unreachable, ..., EPERM, EINVAL, ENETUNREACH
+    leaf: object = field(default=None, repr=False, compare=False)  # the path a blocked answer came from
 
     def as_dict(self) -> dict:
         return {
@@ -30,6 +35,8 @@ class Answer:
             "delivered": self.delivered,
             "path": self.path,
             "blocked_by": self.blocked_by,
+            "how_it_ends": self.how_it_ends,
+            "ends_with": self.ends_with,
             "assumptions": self.assumptions,
             "approximated": self.approximated,
             "source_ports": self.source_ports,

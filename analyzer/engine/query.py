@@ -400,6 +400,13 @@ def query(eng: Engine, src: str, dst: str, port: int | None = None, proto: str =
     answer.query = {"from": src, "to": dst, "port": port, "proto": proto}
     if sport is not None:
         answer.query["sport"] = sport
+    if answer.reachable is False:
+        answer.how_it_ends, answer.ends_with = how_it_ends(host, origin, answer, proto)
+        if answer.ends_with in ("tcp-reset",) or str(answer.ends_with or "").startswith("icmp"):
+            lost = _signal_lost(eng, origin, answer, proto)
+            if lost is not None:
+                answer.assumptions.append(f"the {answer.ends_with} the host sends back is stopped on its way: {lost}")
+                answer.how_it_ends, answer.ends_with = "timeout", None
     static = host.assumptions[:host.static_assumptions]
     answer.assumptions = _dedupe(static + host.query_log + answer.assumptions)
     return answer
@@ -462,6 +469,119 @@ def _search_sports(eng: Engine, origin: Origin, dst: IntervalSet, port: int | No
 def _ports_text(s: IntervalSet) -> str:
     parts = [str(a) if a == b else f"{a}-{b}" for a, b in s.ivs[:8]]
     return ", ".join(parts) + (", ..." if len(s.ivs) > 8 else "")
+
+
+_UNREACHABLE_REJECTS = {"icmp-net-unreachable", "icmp-host-unreachable", "icmp-net-prohibited",
+                        "icmp-host-prohibited", "icmp-admin-prohibited", "icmp6-no-route", "no-route",
+                        "icmp6-adm-prohibited", "adm-prohibited", "icmp6-addr-unreachable", "addr-unreach"}
+
+
+def how_it_ends(host: HostModel, origin: Origin, a: Answer, proto: str) -> tuple[str | None, str | None]:
+    """What the sender sees when the answer is no, and the signal that tells it: ("refused",
+    "tcp-reset" or "icmp-port-unreachable"), ("unreachable", an ICMP host/net unreachable, or
+    ENETUNREACH when the sender has no route), ("error", EPERM from an OUTPUT drop of a UDP or ICMP
+    send, EINVAL for a 127/8 source on a wire), ("connected", None: TCP's handshake completes, then
+    nothing flows) or ("timeout", None: silence). The kernel rate-limits ICMP errors per peer (a
+    burst of about six, then one a second), so a burst of attempts sees timeouts after the first."""
+    b = a.blocked_by or {}
+    reason = b.get("reason") or ""
+    v = a.verdict
+    local = origin.kind == "local"
+    if reason.startswith("the first packet gets through, but the connection's next packets"):
+        return ("connected", None) if proto in ("tcp", "sctp") else ("timeout", None)
+    if reason.startswith("the reply is stopped") or v in ("ANSWER_FROM_OTHER_ADDRESS", "HAIRPIN", "NO_CONNTRACK"):
+        return "timeout", None
+    if v == "BLACKHOLE":
+        # dockerd 20.10 completes every handshake on the port it holds; dockerd 28 listens with a
+        # backlog of 0, so only the first connection completes and the others time out
+        since_28 = host.docker.since_28 if host.docker else None
+        return ("connected", None) if proto in ("tcp", "sctp") and since_28 is not True else ("timeout", None)
+    if v == "NO_LISTENER":
+        return "refused", ("tcp-reset" if proto == "tcp" else "icmp-port-unreachable")
+    if v in ("NO_ROUTE", "FORWARDING_DISABLED"):
+        if "route is of type blackhole" in reason:
+            return "timeout", None
+        if local or "before the host sees a packet" in reason:
+            return "unreachable", "ENETUNREACH"
+        return "unreachable", ("icmp-host-unreachable" if v == "FORWARDING_DISABLED" or "unreachable" in reason
+                               else "icmp-net-unreachable")
+    out = b.get("chain") in ("OUTPUT", "POSTROUTING") or _chain_hook(host, b) in ("OUTPUT", "POSTROUTING")
+    if v in ("DROP", "REJECT") and local and out and proto not in ("tcp", "sctp"):
+        # a locally generated datagram (or ping) dropped or rejected on its way out: send() returns
+        # EPERM at once (TCP ignores that error on its SYN: see below)
+        return "error", "EPERM"
+    if v == "REJECT":
+        rule = _rule_at(host, b)
+        with_ = (rule.target.option("--reject-with") if rule is not None and rule.target else None)
+        kind = with_.args[0] if with_ is not None and with_.args else "icmp-port-unreachable"
+        if kind in _UNREACHABLE_REJECTS:
+            return "unreachable", kind
+        return "refused", ("tcp-reset" if kind in ("tcp-reset", "tcp-rst") else kind)
+    if v == "MARTIAN":
+        if local and b.get("table") is not None and proto not in ("tcp", "sctp"):
+            return "error", "EINVAL"  # the re-route after nat OUTPUT fails: send() returns EINVAL
+        return "timeout", None
+    if v == "DROP":
+        # a TCP SYN dropped on its way out is retransmitted (the EPERM of the first send is ignored)
+        return "timeout", None
+    return None, None
+
+
+_ICMP_CODES = {"icmp-port-unreachable": 3, "port-unreach": 3, "icmp-host-unreachable": 1, "host-unreach": 1,
+               "icmp-net-unreachable": 0, "net-unreach": 0, "icmp-admin-prohibited": 13, "admin-prohib": 13,
+               "icmp-host-prohibited": 10, "host-prohib": 10, "icmp-net-prohibited": 9, "net-prohib": 9}
+
+
+def _signal_lost(eng: Engine, origin: Origin, a: Answer, proto: str) -> str | None:
+    """Does the RST or ICMP error the host answers a blocked packet with get back to the sender?
+    The host sends it through its own OUTPUT and POSTROUTING (a RST is ESTABLISHED in conntrack,
+    an ICMP error RELATED); None when it gets back, else what stops it."""
+    leaf = getattr(a, "leaf", None)
+    if leaf is None or eng.host.family != 4:
+        return None
+    i, f = _tuples(leaf)
+    tcp = a.ends_with == "tcp-reset"
+    src = f["dst"]
+    if not tcp:  # an ICMP error comes from the host's address toward the sender
+        rs, _r = eng.host.source_for(i["src"])
+        src = rs if rs is not None else f["dst"]
+    init = {"src": IntervalSet.point(src), "dst": IntervalSet.point(i["src"]),
+            "proto": IntervalSet.point(PROTOCOLS["tcp" if tcp else "icmp"])}
+    if tcp:
+        init["sport"], init["dport"] = IntervalSet.point(f["dport"]), IntervalSet.point(i["sport"])
+    else:
+        init["icmp"] = IntervalSet.point(3 * 256 + _ICMP_CODES.get(a.ends_with, 3))
+        init["sport"] = init["dport"] = IntervalSet.point(0)
+
+    def body(r):
+        flow = Flow(proto="tcp" if tcp else "icmp", ctstate="ESTABLISHED" if tcp else "RELATED",
+                    ctdir="REPLY", tcpflags=0x14)
+        return Path(eng.host, r, eng.compiler).from_local(flow)
+
+    status, rleaf = _later_packet(eng, init, body)
+    if status == "blocked" and rleaf is not None:
+        return _blocker(rleaf.outcome)["reason"]
+    return None
+
+
+def _rule_at(host: HostModel, b: dict):
+    chains = host.tables.get(b.get("table") or "", {})
+    chain = chains.get(b.get("chain") or "")
+    idx = b.get("index")
+    if chain is None or not idx or idx > len(chain.rules):
+        return None
+    return chain.rules[idx - 1]
+
+
+def _chain_hook(host: HostModel, b: dict) -> str | None:
+    """The built-in chain a user chain is reached from (the first that jumps to it)."""
+    chains = host.tables.get(b.get("table") or "", {})
+    name = b.get("chain")
+    seen = set()
+    while name and name not in ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING") and name not in seen:
+        seen.add(name)
+        name = next((c.name for c in chains.values() for r in c.rules if r.target and r.target.name == name), None)
+    return name
 
 
 def _zero(host: HostModel, dst: IntervalSet) -> bool:
@@ -899,8 +1019,10 @@ def _udp_answer_source(eng: Engine, leaf: Leaf) -> tuple[str, int | None]:
         return "same", None
     i, f = _tuples(leaf)
     rs, _r = eng.host.source_for(f["src"])
-    if rs is None or rs in (f["dst"], i["dst"]):
-        return "same", None
+    if rs is None or rs == f["dst"]:
+        return "same", None  # conntrack matches the answer and translates it back
+    if rs == i["dst"] and (f["src"], f["sport"]) == (i["src"], i["sport"]):
+        return "same", None  # untranslated, but from the address the client sent to, straight to it
     return ("other" if d.reply_from == "route" else "unknown"), rs
 
 
@@ -979,12 +1101,14 @@ def _blocked_answer(eng: Engine, origin: Origin, leaf: Leaf, proto: str) -> Answ
         delivered = {"ip": ip_str(final["dst"], eng.host.family),
                      "port": final["dport"] if proto in ("tcp", "udp", "sctp") else None,
                      "seen_src": ip_str(final["src"], eng.host.family), "by": o.delivery.by}
-    return Answer(
+    ans = Answer(
         reachable=False, verdict=o.verdict, witness=w, translations=view["translations"], delivered=delivered,
         path=[s.as_dict() for s in o.flow.trace], blocked_by=_blocker(o),
         assumptions=list(o.flow.notes) + list(o.flow.choices)
         + ([f"held by the listening socket {o.delivery.listener}"] if o.delivery and o.delivery.listener else []),
     )
+    ans.leaf = leaf
+    return ans
 
 
 def _accepted_answer(eng: Engine, origin: Origin, leaf: Leaf, proto: str) -> Answer:

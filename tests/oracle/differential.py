@@ -294,7 +294,8 @@ def _answer_dict(ans) -> dict:
         return ans.as_dict()
     if isinstance(ans, dict):
         return ans
-    return {k: getattr(ans, k, None) for k in ("reachable", "verdict", "delivered", "translations")}
+    return {k: getattr(ans, k, None) for k in ("reachable", "verdict", "delivered", "translations", "how_it_ends",
+                                               "ends_with")}
 
 
 def _delivered_ns(delivered: dict | None) -> str | None:
@@ -454,8 +455,28 @@ def expected(p: dict) -> bool:
     return bool(p["reached"])
 
 
+def kernel_ending(p: dict) -> str:
+    """How a blocked probe ended for the prober, in dnlint's words (``how_it_ends``)."""
+    e = f"{p.get('error') or ''} {p.get('send_error') or ''}"
+    if "refused" in e.lower():
+        return "refused"
+    if "unreachable" in e.lower() or "No route" in e:
+        return "unreachable"
+    if "Invalid argument" in e or "not permitted" in e:
+        return "error"
+    if p["proto"] in ("tcp", "sctp") and p.get("connected"):
+        return "connected"
+    return "timeout"
+
+
 def _judge(seed, p: dict, ans: dict, reachable) -> Disagreement | None:
     want = expected(p)
+    icmp_lost = (str(ans.get("ends_with") or "").startswith("icmp") and kernel_ending(p) == "timeout")
+    if (not want and not reachable and ans.get("how_it_ends") and ans["how_it_ends"] != kernel_ending(p)
+            and not icmp_lost):  # the kernel rate-limits ICMP errors: a burst of probes sees timeouts
+        return Disagreement(seed, "ending", p, ans,
+                            f"both say blocked, but the prober saw {kernel_ending(p)} "
+                            f"({p.get('error') or p.get('send_error')}) and dnlint says {ans['how_it_ends']}")
     if bool(reachable) != want:
         if p["proto"] == "udp" and p["reached"] and not want:
             what = f"reached {p['delivered_to']} but its answer never came back"
