@@ -53,6 +53,7 @@ from netns import requires_netns
 from oracle.capture_docker import (SCENARIOS, LiveRun, Scenario, dump_dockerd_version, known_disagreement, run_live,
                                    supported_scenarios)
 from oracle.ablation import expected_reachable
+from oracle.differential import udp_reply_disagreement
 from oracle.dockerhost import OUTSIDE_IP, OUTSIDE_IP6, docker_unavailable
 
 from dnlint.engine.query import Engine, endpoint_family, engine_for, query
@@ -155,6 +156,9 @@ def judge(engine, p: dict) -> tuple[str, str, object] | None:
                                 f"{'container ' + d['container'] if d.get('container') else d.get('ip')}"), a
     if d.get("seen_src") != p["seen_src"]:
         return "seen_src", f"the listener saw source {p['seen_src']}, dnlint says {d.get('seen_src')}", a
+    reply = udp_reply_disagreement(p, a.as_dict())
+    if reply:
+        return reply[0], reply[1], a
     return None
 
 

@@ -23,6 +23,7 @@ from dnlint.engine.query import endpoint_family, engine_for, query
 from dnlint.load import load_dump
 from oracle.ablation import expected_reachable
 from oracle.capture_docker import dump_dockerd_version, known_disagreement
+from oracle.differential import udp_reply_disagreement
 
 ROOT = Path(__file__).resolve().parents[1]
 CAPTURES = {"": ROOT / "fixtures" / "docker", "v28-": ROOT / "fixtures" / "docker-v28"}
@@ -79,6 +80,8 @@ def test_query_agrees_with_the_kernel(captures, scenario, probe):
         if target.startswith("container:"):
             assert answer.delivered.get("container") == target.split(":", 1)[1], where
         assert answer.witness is not None
+        reply = udp_reply_disagreement(probe, answer.as_dict())
+        assert reply is None, f"{where}: {reply[0]}: {reply[1]}"
     else:
         assert answer.blocked_by is not None and answer.blocked_by["reason"], where
 

@@ -486,6 +486,50 @@ def _judge(seed, p: dict, ans: dict, reachable) -> Disagreement | None:
     return None
 
 
+def _effective_to(to: str) -> str:
+    """Where a connect()/sendto() to ``to`` goes: Linux sends one to 0.0.0.0 (::) to loopback."""
+    return {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(to, to)
+
+
+def dnlint_reply_from(p: dict, ans: dict) -> str | None:
+    """The address dnlint's answer implies a UDP probe's answer comes back from, None for none.
+
+    ``delivered["reply_from"]`` when the answer has it; otherwise none when an assumption
+    says the replies are blocked, else the address the probe was sent to (conntrack undoes
+    every translation on the way back)."""
+    d = ans.get("delivered") or {}
+    if "reply_from" in d:
+        return d["reply_from"]
+    if any(str(a).startswith("replies are blocked") for a in ans.get("assumptions") or []):
+        return None
+    return _effective_to(p["to"])
+
+
+def udp_reply_disagreement(p: dict, ans: dict) -> tuple[str, str] | None:
+    """(kind, message) when the answer to a delivered UDP probe came back otherwise than
+    dnlint's answer implies; None when they agree or there is nothing to compare.
+
+    A ``connected`` socket (``udp_socket``) hears only an answer from the address it sent to
+    (``reply``); an ``unconnected`` one takes any, and ``reply_from`` says whose. Only probes
+    that both sides say were delivered are compared (the listener always answers)."""
+    mode = p.get("udp_socket")
+    if p.get("proto") != "udp" or not mode or not p.get("reached") or not ans.get("reachable"):
+        return None
+    implied = dnlint_reply_from(p, ans)
+    to = _effective_to(p["to"])
+    if mode == "connected":
+        if bool(p.get("reply")) == (implied == to):
+            return None
+        if p.get("reply"):
+            return "udp_reply", f"the connected socket got the answer from {to}; dnlint implies {implied or 'none'}"
+        return "udp_reply", (f"the connected socket got no answer (the answer came from another address, or "
+                             f"none came: {p.get('ended') or p.get('error')}); dnlint implies one from {implied}")
+    got = p.get("reply_from") if p.get("reply") else None
+    if got == implied:
+        return None
+    return "reply_from", f"the unconnected socket got an answer from {got or 'nobody'}; dnlint implies {implied or 'none'}"
+
+
 def _seen_hint(p: dict, ans: dict) -> str:
     kinds = {t.get("kind") for t in ans.get("translations") or []}
     if "MASQUERADE" in kinds and p["delivered_to"] == "host":
