@@ -396,3 +396,25 @@ def test_regression_records_replay(tmp_path):
         dump, probes = save_docker_regression(live, recs, str(tmp_path))
         cmp = D.compare(load_dump(dump), json.loads(Path(probes).read_text()))
         assert [d.kind for d in cmp] == ["reachability"], (name, [d.describe() for d in cmp])
+
+
+def test_probe_endings():
+    """How an attempt ended, from the prober's error strings (netns.ending)."""
+    from netns import ENDINGS, ending
+
+    cases = [((True, None), "answered"), ((None, "Connection refused"), "refused"),
+             ((None, "recv: Connection refused"), "refused"), ((None, "Connection reset by peer"), "refused"),
+             ((None, "timeout"), "timeout"), ((None, "recv: timeout"), "timeout"),
+             ((None, "recv: TimeoutError"), "timeout"), ((None, "No route to host"), "unreachable"),
+             ((None, "Network is unreachable"), "unreachable"),
+             ((None, "Invalid argument", "Invalid argument"), "local error"),
+             ((None, "Operation not permitted", "Operation not permitted"), "local error")]
+    for args, want in cases:
+        assert ending(*args) == want, (args, want)
+    assert ending(None, None, None, connected=True) == "silent"
+    assert ending(None, None) == "timeout"
+    recorded = [p for d in CAPTURE_DIRS for f in sorted(os.listdir(os.path.join(ROOT, "fixtures", d)))
+                if f.endswith(".probes.json") for p in json.load(open(os.path.join(ROOT, "fixtures", d, f)))]
+    assert {p["ended"] for p in recorded} <= set(ENDINGS)
+    assert {"answered", "refused", "timeout", "unreachable", "local error"} <= {p["ended"] for p in recorded}
+    assert all(p["udp_socket"] in ("connected", "unconnected") for p in recorded if p["proto"] == "udp")

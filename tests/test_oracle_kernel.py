@@ -6,7 +6,7 @@
   out of the probe runner as recorded.
 - ``test_kernel_oracle``: DNLINT_ORACLE_CASES random cases (default 30) x
   DNLINT_ORACLE_PROBES probes per case (default ``all``: every probe of the case, about
-  350-420 (TCP, UDP and ICMP echo), ~11k in all, ~100 s; a number N draws N, at least 300 in all; the kernel side
+  500-600 (TCP, UDP and ICMP echo), ~16k in all; a number N draws N, at least 300 in all; the kernel side
   costs ~2.5 s a case either way, the rest is dnlint's time), each compared with
   ``dnlint.engine.query.query_dump``. Probe kinds and comparisons in
   differential.PENDING_PROBE_KINDS (issue 8's: a container to its own 127.0.0.1, the host to
@@ -40,7 +40,7 @@ from oracle.topology import CONTAINER_IPS, GW0, HOST_UP, OUTSIDE_IP, Case, build
 rulegen = D.rulegen
 
 CASES = int(os.environ.get("DNLINT_ORACLE_CASES", "30"))
-_PROBES = os.environ.get("DNLINT_ORACLE_PROBES", "all")  # "all": every probe of a case (~350-420)
+_PROBES = os.environ.get("DNLINT_ORACLE_PROBES", "all")  # "all": every probe of a case (~500-600)
 PROBES_PER_CASE = None if _PROBES == "all" else max(int(_PROBES), math.ceil(300 / max(CASES, 1)))
 MAX_REPORTS = 5  # cases whose rules and disagreements go into the assertion message
 
@@ -120,9 +120,12 @@ HAIRPIN = ("-A POSTROUTING -s 10.99.1.2/32 -d 10.99.1.2/32 -p tcp -m tcp --dport
 
 
 def _probe(topo, spec):
-    plan = [{"sender": s, "dst": d, "port": port, "proto": proto, "token": f"m{uuid.uuid4().hex[:12]}"}
-            for s, d, port, proto in spec]
-    return {(r["sender"], r["dst"], r["port"], r["proto"]): r for r in topo.probe_all(plan)}
+    """{(sender, dst, port, proto[, udp_socket]): result}: a 5th element asks for that UDP socket mode."""
+    plan = [{"sender": s, "dst": d, "port": port, "proto": proto, "token": f"m{uuid.uuid4().hex[:12]}",
+             **({"udp_socket": rest[0]} if rest else {})}
+            for s, d, port, proto, *rest in spec]
+    return {(r["sender"], r["dst"], r["port"], r["proto"], *([r["udp_socket"]] if "udp_socket" in r else [])): r
+            for r in topo.probe_all(plan)}
 
 
 @requires_netns
@@ -139,7 +142,13 @@ def test_probe_machinery():
             ("container:c3", OUTSIDE_IP, 80, "tcp"),
             # ICMP echo: the destination's kernel answers, no listener needed
             ("outside", HOST_UP, None, "icmp"), ("container:c2", HOST_UP, None, "icmp"),
-            ("host", OUTSIDE_IP, None, "icmp"), ("outside", c1_ip, None, "icmp")]
+            ("host", OUTSIDE_IP, None, "icmp"), ("outside", c1_ip, None, "icmp"),
+            # issue 8's kinds: a container's own loopback, the host to 0.0.0.0, UDP answers
+            # from another address (the host answers c2 from the bridge address, not HOST_UP)
+            ("container:c1", "127.0.0.1", 80, "tcp"), ("host", "0.0.0.0", 9090, "tcp"),
+            ("container:c2", HOST_UP, 9090, "udp", "connected"),
+            ("container:c2", HOST_UP, 9090, "udp", "unconnected"),
+            ("container:c2", GW0, 9090, "udp", "connected")]
     # A: Docker without the proxy, route_localnet=1, bridge-nf on, hairpin MASQUERADE
     case_a = Case(seed=0, route_localnet={"br0": 1}, bridge_nf=1, ip_forward=1, hairpin={"c1": True},
                   routed=True)
@@ -185,6 +194,15 @@ def test_probe_machinery():
     assert a[("outside", HOST_UP, None, "icmp")]["reply_from"] == HOST_UP
     at(a, ("host", OUTSIDE_IP, None, "icmp"), "outside", HOST_UP)
     at(a, ("container:c2", HOST_UP, None, "icmp"), "host", CONTAINER_IPS["c2"])  # the DNATs are -p tcp/udp
+    at(a, ("container:c1", "127.0.0.1", 80, "tcp"), "container:c1", "127.0.0.1", 80)  # its own listener
+    at(a, ("host", "0.0.0.0", 9090, "tcp"), "host", "127.0.0.1", 9090)  # Linux: 0.0.0.0 is loopback
+    r = a[("container:c2", HOST_UP, 9090, "udp", "connected")]
+    assert r["reached"] and not r["reply"] and r["ended"] == "timeout", r  # the answer came from GW0
+    r = a[("container:c2", HOST_UP, 9090, "udp", "unconnected")]
+    assert r["reached"] and r["reply"] and r["reply_from"] == GW0, r
+    r = a[("container:c2", GW0, 9090, "udp", "connected")]
+    assert r["reached"] and r["reply"] and r["reply_from"] == GW0 and r["ended"] == "answered", r
+    assert a[("host", "127.0.0.1", 80, "tcp")]["ended"] == "refused"
     r = a[("outside", c1_ip, None, "icmp")]  # FORWARD policy DROP: nothing accepts it
     assert not r["reached"] and r["error"] == "timeout" and r["delivered_to"] is None, r
     if bridge_nf:

@@ -1075,6 +1075,34 @@ Observed on the run these files come from; the tables above are the record.
   keeps the container's own source (fd00:db8:30::3), as in IPv4 (b).
 """
 
+FINDINGS_PROBES = """
+## Loopback, 0.0.0.0, UDP answers and routes back (both versions)
+
+- A container's own 127.0.0.1 (and ::1) is its namespace's loopback: its listener on 0.0.0.0
+  answers on port 80 (seen src 127.0.0.1), and the published port 8080 is refused at once
+  (RST; ICMP port unreachable for UDP) whatever the host publishes: the host's DNAT and
+  docker-proxy are not in that namespace.
+- The host to 0.0.0.0 (::) is the host to 127.0.0.1 (::1): Linux sends the connect() over lo
+  (seen src 127.0.0.1). A host service on 0.0.0.0 answers, and the published port behaves as
+  on 127.0.0.1 (proxy: seen src the bridge gateway; with route_localnet=0 on the bridge (c)
+  TCP times out and UDP's send() fails with EINVAL; with --iptables=false and no proxy (k),
+  dockerd's held port; `routed` (l) publishes no host port: refused).
+- A container reaches the host's services on every host address over TCP (its gateway, the
+  uplink, docker0's gateway), except under INPUT policy DROP (i). Over UDP the host's socket
+  (bound to 0.0.0.0) answers from the address of the route back, the container's own gateway:
+  a connected socket that sent to the uplink or to docker0's gateway hears nothing (timeout),
+  an unconnected one hears the answer from the gateway (`reply_from`).
+- docker-proxy over UDP: 20.10's answers a container that asked the host's uplink address
+  from the bridge address too (a, j: the connected socket times out, the unconnected one hears
+  172.18.0.1); 28's answers from the address asked. Through the kernel's DNAT (no proxy,
+  and 28's DNAT of the uplink address) conntrack turns the answer back into one from the
+  address asked; the IPv6 loopback DNAT without the proxy (o) gets no answer at all.
+- Without a route back at the outside host (p: --iptables=false, q: `routed`), un-NATed
+  egress reaches outside from the container's own address (the UDP datagram is delivered,
+  seen src 172.18.0.3) but nothing comes back: TCP times out, UDP gets no answer. With the
+  route (j, k, l) both work.
+"""
+
 # what the captures of a dockerd of at least this major version showed
 FINDINGS_BY_VERSION = {(20,): FINDINGS, (28,): FINDINGS_V28}
 
@@ -1143,6 +1171,7 @@ def write_readme(outdir: Path) -> None:
     findings = [text for v, text in sorted(FINDINGS_BY_VERSION.items()) if major and major >= v]
     if findings:
         parts.append(findings[-1])
+        parts.append(FINDINGS_PROBES)
     (outdir / "README.md").write_text("".join(parts))
 
 
