@@ -198,7 +198,7 @@ def fetch(dest: Path, *, mirror: str | None = None, suite: str = SUITE, major: i
     old = json.loads(stamp.read_text()) if stamp.exists() else {}
     if old.get("versions") == versions and (root / "usr/sbin/dockerd").exists():
         log(f"already unpacked: {', '.join(f'{p} {v}' for p, v in versions.items())}")
-        _check(root)
+        log(_check(root))  # the last line names the build (.ci/run prints it)
         return bin_dirs(root)
     debs = dest / "debs"
     shutil.rmtree(debs, ignore_errors=True)
