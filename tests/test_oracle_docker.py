@@ -61,8 +61,7 @@ import pytest
 from netns import requires_netns
 from oracle.capture_docker import (SCENARIOS, LiveRun, Scenario, dump_dockerd_version, known_disagreement, run_live,
                                    supported_scenarios)
-from oracle.ablation import expected_reachable
-from oracle.differential import udp_reply_disagreement
+from oracle.differential import expected_answer, honest_null, udp_reply_disagreement
 from oracle.dockerhost import OUTSIDE_IP, OUTSIDE_IP6, docker_unavailable, dockerd_binary, installed_dockerd_version
 
 from dnlint.engine.query import Engine, endpoint_family, engine_for, query
@@ -142,14 +141,17 @@ def judge(engine, p: dict) -> tuple[str, str, object] | None:
     except Exception as exc:  # an engine crash is a finding
         return "error", f"query raised {exc!r}", None
     if a.reachable is None:
+        if honest_null(a.as_dict()):  # it names the fact no dump shows (who answers, a route back)
+            return None
         return "possible", "dnlint answers `possible` (an approximated match)", a
-    want = expected_reachable(p)  # UDP: the connected prober got the answer too
+    want = expected_answer(p)  # UDP: the prober got the answer too, from the address it sent to
     if a.reachable is not want:
         return "reachability", (f"kernel {'reached ' + str(p['delivered_to']) if want else 'did not reach'}"
                                 + (" (no answer came back)" if p["reached"] and not want else "")
                                 + f", dnlint says {'reachable' if a.reachable else 'unreachable'}"), a
     if not want:
-        return None
+        reply = udp_reply_disagreement(p, a.as_dict())
+        return (reply[0], reply[1], a) if reply else None
     d = a.delivered or {}
     if not d:
         return "no_delivered", "both say reachable, but dnlint's answer has no `delivered`", a
@@ -172,6 +174,8 @@ def _regression_record(live: LiveRun, p: dict, kind: str, message: str) -> dict:
            "sport": None, "reached": p["reached"], "delivered_to": p["delivered_to"],
            "delivered_ip": None, "delivered_port": None, "seen_src": p["seen_src"], "note": p["note"],
            "connected": p["connected"], "reply": p["reply"], "error": p["error"], "send_error": None,
+           **({"udp_socket": p["udp_socket"]} if "udp_socket" in p else {}),
+           "reply_from": p.get("reply_from"), "ended": p.get("ended"),
            "routed": live.scenario.route_back}  # outside routes 172.16.0.0/12 (and fd00::/8) back via the host
     target = p["delivered_to"]
     if target:
@@ -364,7 +368,13 @@ def test_judge_on_the_recorded_captures():
                and p["to"] == "192.0.2.1" and p["port"] == 8080]
     assert {p["udp_socket"]: (p["reply"], p["reply_from"]) for p in hairpin} == {
         "connected": (False, None), "unconnected": (True, "172.18.0.1")}
-    assert [judge(engine, p)[0] for p in hairpin] == ["udp_reply", "reply_from"]
+    # dnlint: 20.10's docker-proxy answers from the bridge address, so a connected client gets
+    # nothing (ANSWER_FROM_OTHER_ADDRESS, naming that address): both probes agree with it
+    assert [judge(engine, p) for p in hairpin] == [None, None]
+    a = query(engine, "container:client", "192.0.2.1", 8080, "udp")
+    assert a.verdict == "ANSWER_FROM_OTHER_ADDRESS" and "answers from 172.18.0.1" in a.blocked_by["reason"]
+    wrong = next(dict(p, reply_from="172.18.0.9") for p in hairpin if p["udp_socket"] == "unconnected")
+    assert judge(engine, wrong)[0] == "reply_from"
     flipped = dict(live.probes[0], reached=False, delivered_to=None, seen_src=None)
     assert judge(engine, flipped)[0] == "reachability"
     wrong_src = next(dict(p, seen_src="10.0.0.9") for p in live.probes if p["reached"])

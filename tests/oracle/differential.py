@@ -533,7 +533,7 @@ def expected(p: dict) -> bool:
 
 
 def _judge(seed, p: dict, ans: dict, reachable) -> Disagreement | None:
-    want = expected(p)
+    want = expected_answer(p)
     if bool(reachable) != want:
         if p["proto"] == "udp" and p["reached"] and not want:
             what = f"reached {p['delivered_to']} but its answer never came back"
@@ -542,7 +542,8 @@ def _judge(seed, p: dict, ans: dict, reachable) -> Disagreement | None:
         msg = f"kernel {what}, dnlint says {'reachable' if reachable else 'unreachable'} ({ans.get('verdict')})"
         return Disagreement(seed, "reachability", p, ans, msg, _hint(p, ans))
     if not want:
-        return None
+        reply = udp_reply_disagreement(p, ans)
+        return Disagreement(seed, reply[0], p, ans, reply[1]) if reply else None
     d = ans.get("delivered")
     if not d:
         return Disagreement(seed, "no_delivered", p, ans,
@@ -586,15 +587,45 @@ def dnlint_reply_from(p: dict, ans: dict) -> str | None:
     return _effective_to(p["to"])
 
 
+def expected_answer(p: dict) -> bool:
+    """dnlint's ``reachable`` for a probe record (:func:`expected`), an unconnected UDP socket's
+    included: dnlint answers for a connected client, which hears only an answer from the address
+    it sent to, so an unconnected probe counts as reached when its answer came from there."""
+    want = expected(p)
+    if want and p.get("proto") == "udp" and p.get("udp_socket") == "unconnected":
+        return p.get("reply_from") == _effective_to(p["to"])
+    return want
+
+
+#: what an honest null (``reachable`` None) names when it turns on a fact no dump can show
+HONEST_NULLS = ("a connected UDP client drops an answer from another address",  # the answering process's socket
+                "back through this host")  # whether the far side routes an un-NATed source back
+
+
+def honest_null(ans: dict) -> bool:
+    return ans.get("reachable") is None and any(n in str(a) for a in ans.get("approximated") or []
+                                                for n in HONEST_NULLS)
+
+
 def udp_reply_disagreement(p: dict, ans: dict) -> tuple[str, str] | None:
     """(kind, message) when the answer to a delivered UDP probe came back otherwise than
     dnlint's answer implies; None when they agree or there is nothing to compare.
 
     A ``connected`` socket (``udp_socket``) hears only an answer from the address it sent to
-    (``reply``); an ``unconnected`` one takes any, and ``reply_from`` says whose. Only probes
-    that both sides say were delivered are compared (the listener always answers)."""
+    (``reply``); an ``unconnected`` one takes any, and ``reply_from`` says whose. Compared: a
+    probe both sides say got its answer (it must come from the address dnlint implies), and an
+    unconnected probe dnlint says gets its answer from another address (ANSWER_FROM_OTHER_ADDRESS:
+    the address the kernel's answer came from must be the one dnlint names)."""
     mode = p.get("udp_socket")
-    if p.get("proto") != "udp" or not mode or not p.get("reached") or not ans.get("reachable"):
+    if p.get("proto") != "udp" or not mode or not p.get("reached"):
+        return None
+    got = p.get("reply_from") if p.get("reply") else None
+    if not ans.get("reachable"):
+        reason = str((ans.get("blocked_by") or {}).get("reason") or "")
+        if (mode == "unconnected" and ans.get("verdict") == "ANSWER_FROM_OTHER_ADDRESS"
+                and not (got and f"answers from {got}" in reason)):
+            return "reply_from", (f"the unconnected socket got an answer from {got or 'nobody'}; dnlint says "
+                                  f"another address answers: {reason[:160]}")
         return None
     implied = dnlint_reply_from(p, ans)
     to = _effective_to(p["to"])
@@ -605,7 +636,6 @@ def udp_reply_disagreement(p: dict, ans: dict) -> tuple[str, str] | None:
             return "udp_reply", f"the connected socket got the answer from {to}; dnlint implies {implied or 'none'}"
         return "udp_reply", (f"the connected socket got no answer (the answer came from another address, or "
                              f"none came: {p.get('ended') or p.get('error')}); dnlint implies one from {implied}")
-    got = p.get("reply_from") if p.get("reply") else None
     if got == implied:
         return None
     return "reply_from", f"the unconnected socket got an answer from {got or 'nobody'}; dnlint implies {implied or 'none'}"
