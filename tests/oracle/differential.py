@@ -146,6 +146,9 @@ def probe_kind(p: dict) -> str | None:
 
 def pending_kind(p: dict, kind: str) -> str | None:
     """The name in PENDING_PROBE_KINDS that makes a disagreement of ``kind`` on ``p`` pending, or None."""
+    if (kind == "reachability" and p.get("proto") == "udp" and p.get("reached") and not p.get("reply")
+            and not p.get("routed") and p.get("delivered_to") == "outside" and _in_containers(p.get("seen_src"))):
+        kind = "no_route_back"  # a 10.99.x datagram reached outside, whose answer had no route back
     for name in (probe_kind(p), {"udp_reply": "udp reply", "reply_from": "udp reply",
                                  "no_route_back": "no route back"}.get(kind)):
         if name and name in PENDING_PROBE_KINDS:
