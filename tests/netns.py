@@ -288,12 +288,53 @@ def icmp_echo(dst, ident, token, timeout):
     return r
 """
 
+#: The probe script's UDP socket modes. ``connected``: connect() then send()/recv(); the
+#: kernel delivers to it only datagrams from the address and port it connected to (an
+#: answer from another address finds no socket, and the sender gets an ICMP port
+#: unreachable back), and it hears of ICMP errors. ``unconnected``: sendto()/recvfrom(); it
+#: takes the first answer from any address (``reply_from`` records which), and with
+#: IP_RECVERR set it hears of ICMP errors too, so a refusal is still told from a timeout.
+UDP_SOCKETS = ("connected", "unconnected")
+
+#: ``ending(...)``: how a probe ended, from the prober's view (``ended`` in the records):
+#: ``answered`` (a reply came back), ``refused`` (a TCP RST, or an ICMP port unreachable or
+#: a REJECT's ICMP error), ``unreachable`` (an ICMP host/network unreachable, or no route
+#: in the sender's own namespace), ``timeout`` (nothing came back), ``local error`` (the
+#: sender's own kernel refused to send: EINVAL of a martian, EPERM of an OUTPUT drop),
+#: ``silent`` (a TCP handshake completed and the peer closed without a word).
+ENDINGS = ("answered", "refused", "unreachable", "timeout", "local error", "silent")
+
+
+def ending(reply, error: str | None, send_error: str | None = None, connected: bool = False) -> str:
+    """Classify a probe's outcome into one of :data:`ENDINGS`."""
+    if reply:
+        return "answered"
+    text = (error or "").removeprefix("recv: ")
+    if send_error and not text.startswith(("Connection refused", "timeout")):
+        return "local error"
+    if text.startswith(("Connection refused", "Connection reset")):
+        return "refused"
+    if text.startswith(("No route to host", "Network is unreachable", "Host is unreachable")):
+        return "unreachable"
+    if text.startswith(("timeout", "TimeoutError", "timed out")):
+        return "timeout"
+    if not text:
+        return "silent" if connected else "timeout"
+    return "local error"
+
+
 PROBE = ICMP_ECHO + r"""
 import json, socket, sys, time
 proto, dst, port, timeout, token = sys.argv[1:6]
+mode = sys.argv[6] if len(sys.argv) > 6 else "connected"
 port = int(port) if port.isdigit() else 0; timeout = float(timeout)
 fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
-r = {"connected": False, "reply": None, "error": None, "local": None}
+r = {"connected": False, "reply": None, "reply_from": None, "error": None, "send_error": None,
+     "local": None}
+def err(e):
+    if isinstance(e, socket.timeout):
+        return "timeout"
+    return e.strerror or type(e).__name__
 try:
     if proto == "icmp":
         r = icmp_echo(dst, 0, token, timeout)
@@ -306,19 +347,35 @@ try:
         s.sendall((token + " probe\n").encode())
         try:
             r["reply"] = s.recv(256).decode("utf-8", "replace").strip() or None
+            if r["reply"]:
+                r["reply_from"] = s.getpeername()[0]
         except OSError as e:
-            r["error"] = "recv: " + (e.strerror or type(e).__name__)
+            r["error"] = "recv: " + err(e)
     else:
         s = socket.socket(fam, socket.SOCK_DGRAM)
         s.settimeout(timeout)
-        s.connect((dst, port))
-        r["local"] = s.getsockname()[0]
-        s.send((token + " probe\n").encode())
+        msg = (token + " probe\n").encode()
+        try:
+            if mode == "unconnected":
+                if fam == socket.AF_INET6:
+                    s.setsockopt(socket.IPPROTO_IPV6, getattr(socket, "IPV6_RECVERR", 25), 1)
+                else:
+                    s.setsockopt(socket.IPPROTO_IP, getattr(socket, "IP_RECVERR", 11), 1)
+                s.sendto(msg, (dst, port))
+            else:
+                s.connect((dst, port))
+                r["local"] = s.getsockname()[0]
+                s.send(msg)
+        except OSError as e:
+            r["send_error"] = err(e)
+            raise
         r["connected"] = True  # for UDP: sent without a local error
         try:
-            r["reply"] = s.recv(2048).decode("utf-8", "replace").strip() or None
+            data, peer = s.recvfrom(2048)
+            r["reply"] = data.decode("utf-8", "replace").strip() or None
+            r["reply_from"] = peer[0]
         except OSError as e:
-            r["error"] = "recv: " + (e.strerror or type(e).__name__)
+            r["error"] = "recv: " + err(e)
 except socket.timeout:
     r["error"] = "timeout"
 except OSError as e:
@@ -384,10 +441,18 @@ class ProbeResult:
     reply: str | None
     error: str | None
     local: str | None = None
+    reply_from: str | None = None  # the address the answer came from (as the sender saw it)
+    send_error: str | None = None
+    udp_socket: str | None = None  # UDP: "connected" or "unconnected" (UDP_SOCKETS)
 
     @property
     def answered(self) -> bool:
         return self.reply is not None
+
+    @property
+    def ended(self) -> str:
+        """How it ended (one of ENDINGS)."""
+        return ending(self.reply, self.error, self.send_error, self.connected and self.proto == "tcp")
 
 
 # --------------------------------------------------------------------------- the lab
@@ -486,19 +551,23 @@ class Lab:
         return Listener(proto, addr, port, tag, p, out, ctx.label)
 
     def probe(self, ctx: NetCtx, proto: str, dst: str, port: int, timeout: float = 2.0,
-              token: str | None = None) -> ProbeResult:
+              token: str | None = None, udp_socket: str = "connected") -> ProbeResult:
         """Connect (TCP), send (UDP) or ping (ICMP echo; ``port`` ignored) from ``ctx``;
-        bounded by ``timeout`` seconds. For ICMP ``connected`` means the echo reply came back."""
+        bounded by ``timeout`` seconds. For ICMP ``connected`` means the echo reply came back.
+        ``udp_socket``: one of :data:`UDP_SOCKETS` (how a UDP probe's socket is used)."""
+        if udp_socket not in UDP_SOCKETS:
+            raise ValueError(f"udp_socket: {udp_socket!r} is not one of {UDP_SOCKETS}")
         token = token or f"tok-{uuid.uuid4().hex[:12]}"
         res = run([*ctx.exec_prefix, PYTHON, "-c", PROBE, proto, dst, str(port or 0), str(timeout),
-                   token], check=False, timeout=timeout * 3 + 10)
+                   token, udp_socket], check=False, timeout=timeout * 3 + 10)
         try:
             d = json.loads(res.stdout.strip().splitlines()[-1])
         except (ValueError, IndexError):
             d = {"connected": False, "reply": None,
                  "error": f"probe failed: {res.stderr.strip()[:200]}", "local": None}
         return ProbeResult(proto, dst, port, token, d["connected"], d["reply"], d["error"],
-                           d.get("local"))
+                           d.get("local"), d.get("reply_from"), d.get("send_error"),
+                           udp_socket if proto == "udp" else None)
 
     # -- teardown ---------------------------------------------------------------
     def close(self) -> None:

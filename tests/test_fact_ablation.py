@@ -22,6 +22,7 @@ import pytest
 from dnlint.engine.query import EndpointError, endpoint_family, engine_for, query
 from dnlint.load import load_text
 from oracle.ablation import ABLATIONS, ablate, judge
+from oracle.capture_docker import dump_dockerd_version, known_disagreement
 
 ROOT = Path(__file__).resolve().parents[1]
 CAPTURES = [ROOT / "fixtures" / "docker", ROOT / "fixtures" / "docker-v28"]
@@ -46,12 +47,28 @@ def _ask(capture: str, scenario: str, ablation: str, probe: dict):
     return query(_engines(capture, scenario, ablation)[fam], src, probe["to"], probe["port"], probe["proto"])
 
 
+# Confident wrong answers found by issue 8's probes on a narrowed dump, for the lead to fix:
+# (ablation, scenario, from, port, proto, note) -> why. Each must stay wrong until fixed.
+_V6_SERVICE = "IPv6: container to a host service on the uplink address (unconnected UDP socket: takes an answer from any address)"
+KNOWN_WRONG = {
+    (ab, sc, "container:client", 9090, "udp", _V6_SERVICE): (
+        "without `ip addr` dnlint no longer sees that the host's socket answers from fd00:db8:30::1 (the source "
+        "of its route back), not the uplink address asked, and says the connected client gets the answer; on "
+        "the whole dump it answers null, naming that")
+    for ab in ("no-addr",) for sc in ("n_ipv6", "o_ipv6_no_proxy")
+}
+
+
 @pytest.mark.parametrize("ablation", sorted(ABLATIONS))
 def test_no_ablation_makes_an_answer_confidently_wrong(ablation):
     counts = COUNTS.setdefault(ablation, Counter())
     wrong = []
     for d, scenario in _scenarios():
+        version = dump_dockerd_version((d / f"{scenario}.txt").read_text())
         for p in json.loads((d / f"{scenario}.probes.json").read_text()):
+            if known_disagreement(version, scenario, p):
+                counts["known disagreement"] += 1  # wrong on the whole dump already (a strict xfail)
+                continue
             try:
                 a = _ask(d.name, scenario, ablation, p)
             except EndpointError as e:
@@ -61,6 +78,10 @@ def test_no_ablation_makes_an_answer_confidently_wrong(ablation):
                 continue
             verdict = judge(a, p)
             counts[verdict] += 1
+            if (ablation, scenario, p["from"], p["port"], p["proto"], p.get("note")) in KNOWN_WRONG:
+                if verdict != "wrong":
+                    wrong.append(f"{d.name}/{scenario} [{ablation}]: {p['note']}: now {verdict}; remove it from KNOWN_WRONG")
+                continue
             if verdict == "wrong":
                 wrong.append(f"{d.name}/{scenario} [{ablation}]: {p['from']} -> {p['to']}:{p['port']}/{p['proto']} "
                              f"({p.get('note')}): kernel reached={p['reached']} seen_src={p.get('seen_src')}; "

@@ -1,18 +1,28 @@
 """Live Docker oracle: a real dockerd per scenario, real probes, and dnlint on the fresh dump.
 
 The offline half is tests/test_query_docker.py (dnlint against the probes recorded in
-fixtures/docker). This test re-runs every scenario of tests/oracle/capture_docker.py
-(default flags, userland-proxy off, route_localnet off by hand, icc off, internal network,
-127.0.0.1 publish, two networks, DOCKER-USER rules, INPUT policy DROP, iptables=false,
-iptables=false + proxy off) for real: a fresh dockerd (vfs storage) in fresh network
-namespaces, the scenario's containers and listeners, its probes, then the host dump
-collected by dnlint's collector; each probe is then asked of dnlint on that dump:
+fixtures/docker and fixtures/docker-v28). This test re-runs every scenario of
+tests/oracle/capture_docker.py (default flags, userland-proxy off, route_localnet off by
+hand, icc off, internal network, 127.0.0.1 publish, two networks, DOCKER-USER rules, INPUT
+policy DROP, iptables=false, iptables=false + proxy off, iptables=false without a route
+back; on Docker 28 also the gateway modes and IPv6) for real: a fresh dockerd (vfs storage)
+in fresh network namespaces, the scenario's containers and listeners, its probes, then the
+host dump collected by dnlint's collector; each probe is then asked of dnlint on that dump:
 
 - reached (a listener saw the probe's token) vs ``answer.reachable`` (``None``, "possible",
   counts as a disagreement here, as in test_query_docker);
 - when both say reached: the source the listener saw vs ``answer.delivered["seen_src"]``,
   and the container that got it vs ``answer.delivered["container"]`` (no container when
-  the host or outside got it).
+  the host or outside got it); for UDP, whether the answer came back to the prober's
+  socket as dnlint's answer implies (differential.udp_reply_disagreement: a connected
+  socket drops an answer from another address, an unconnected one records whose it took).
+
+It runs twice (parametrized): on the installed dockerd (Debian bookworm's 20.10 in CI) and
+on the one ``DNLINT_DOCKERD_DIR`` names (tests/oracle/dockerhost.py): .ci/run fetches
+Debian unstable's docker.io 28.x with ``python -m tests.oracle.fetch_dockerd
+.cache/dockerd-sid`` (nothing is installed) and exports what it prints. Unset, that run
+skips with the reason (DNLINT_DOCKERD_FETCH_ERROR, .ci/run's record of a failed fetch, when
+there is one). Each run prints the dockerd version it ran.
 
 ``outside`` probes are asked with the outside namespace's address (192.0.2.2; 2001:db8:1::2
 for a probe to an IPv6 address) as the source; ``host`` and ``container:NAME`` are asked as
@@ -21,16 +31,14 @@ they are. A probe to an IPv6 address is asked of the dump's IPv6 model (``engine
 
 A report table (scenario, dockerd flags, probes, agreed, disagreed, seconds) goes to the
 terminal. On a disagreement the test fails naming the scenario, the probe, the kernel's
-answer and dnlint's, and writes fixtures/regressions/docker-<scenario>.txt (the dump) and
-.probes.json (the disagreeing probes, in differential.save_regression's record format) for
-tests/test_oracle_kernel.py::test_saved_regressions to replay without the kernel.
+answer and dnlint's, and writes fixtures/regressions/docker-<scenario>-v<major>.txt (the
+dump) and .probes.json (the disagreeing probes, in differential.save_regression's record
+format) for tests/test_oracle_kernel.py::test_saved_regressions to replay without the kernel.
 
 Each scenario gets its own daemon (scenarios differ in flags and in what they do to the
-host's rules, and a fresh daemon costs ~8 s); the whole run takes about 3 minutes.
-``DNLINT_DOCKER_SCENARIOS=a,c_no_proxy_no_localnet`` runs some scenarios only (by name or
-letter). ``DNLINT_DOCKERD_DIR=/tmp/sid/x/usr/sbin:/tmp/sid/x/usr/bin`` runs another dockerd
-build (tests/oracle/dockerhost.py); scenarios that need a newer daemon (``min_version``,
-e.g. Docker 28's gateway modes) run only on one. Probes listed in
+host's rules, and a fresh daemon costs ~8 s). ``DNLINT_DOCKER_SCENARIOS=a,c_no_proxy_no_localnet``
+runs some scenarios only (by name or letter); scenarios that need a newer daemon
+(``min_version``, e.g. Docker 28's gateway modes) run only on one. Probes listed in
 capture_docker.KNOWN_DISAGREEMENTS for the daemon's version are reported, not failed.
 Skips, with the reason, when not root, without network namespaces, or without
 dockerd/docker/containerd/runc/nsenter or /bin/busybox (busybox-static).
@@ -46,14 +54,15 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from netns import requires_netns
 from oracle.capture_docker import (SCENARIOS, LiveRun, Scenario, dump_dockerd_version, known_disagreement, run_live,
                                    supported_scenarios)
-from oracle.ablation import expected_reachable
-from oracle.dockerhost import OUTSIDE_IP, OUTSIDE_IP6, docker_unavailable
+from oracle.differential import expected_answer, honest_null, udp_reply_disagreement
+from oracle.dockerhost import OUTSIDE_IP, OUTSIDE_IP6, docker_unavailable, dockerd_binary, installed_dockerd_version
 
 from dnlint.engine.query import Engine, endpoint_family, engine_for, query
 from dnlint.load import load_text
@@ -61,11 +70,6 @@ from dnlint.load import load_text
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REGRESSIONS = os.path.join(ROOT, "fixtures", "regressions")
 LISTEN_PORT = {"container": 80, "host": 9090, "outside": 9000}  # capture_docker's listeners
-
-_DOCKER_REASON = docker_unavailable()
-requires_docker = pytest.mark.skipif(_DOCKER_REASON is not None,
-                                     reason=f"live Docker oracle: {_DOCKER_REASON}")
-
 
 def _selected() -> list[Scenario]:
     """DNLINT_DOCKER_SCENARIOS's scenarios (default all), of those the dockerd can run."""
@@ -137,14 +141,17 @@ def judge(engine, p: dict) -> tuple[str, str, object] | None:
     except Exception as exc:  # an engine crash is a finding
         return "error", f"query raised {exc!r}", None
     if a.reachable is None:
+        if honest_null(a.as_dict()):  # it names the fact no dump shows (who answers, a route back)
+            return None
         return "possible", "dnlint answers `possible` (an approximated match)", a
-    want = expected_reachable(p)  # UDP: the connected prober got the answer too
+    want = expected_answer(p)  # UDP: the prober got the answer too, from the address it sent to
     if a.reachable is not want:
         return "reachability", (f"kernel {'reached ' + str(p['delivered_to']) if want else 'did not reach'}"
                                 + (" (no answer came back)" if p["reached"] and not want else "")
                                 + f", dnlint says {'reachable' if a.reachable else 'unreachable'}"), a
     if not want:
-        return None
+        reply = udp_reply_disagreement(p, a.as_dict())
+        return (reply[0], reply[1], a) if reply else None
     d = a.delivered or {}
     if not d:
         return "no_delivered", "both say reachable, but dnlint's answer has no `delivered`", a
@@ -155,6 +162,9 @@ def judge(engine, p: dict) -> tuple[str, str, object] | None:
                                 f"{'container ' + d['container'] if d.get('container') else d.get('ip')}"), a
     if d.get("seen_src") != p["seen_src"]:
         return "seen_src", f"the listener saw source {p['seen_src']}, dnlint says {d.get('seen_src')}", a
+    reply = udp_reply_disagreement(p, a.as_dict())
+    if reply:
+        return reply[0], reply[1], a
     return None
 
 
@@ -164,7 +174,9 @@ def _regression_record(live: LiveRun, p: dict, kind: str, message: str) -> dict:
            "sport": None, "reached": p["reached"], "delivered_to": p["delivered_to"],
            "delivered_ip": None, "delivered_port": None, "seen_src": p["seen_src"], "note": p["note"],
            "connected": p["connected"], "reply": p["reply"], "error": p["error"], "send_error": None,
-           "routed": True}  # outside routes 172.16.0.0/12 (and fd00::/8) back via the host
+           **({"udp_socket": p["udp_socket"]} if "udp_socket" in p else {}),
+           "reply_from": p.get("reply_from"), "ended": p.get("ended"),
+           "routed": live.scenario.route_back}  # outside routes 172.16.0.0/12 (and fd00::/8) back via the host
     target = p["delivered_to"]
     if target:
         kind_of = target.split(":", 1)[0]
@@ -182,8 +194,10 @@ def _regression_record(live: LiveRun, p: dict, kind: str, message: str) -> dict:
 
 
 def save_docker_regression(live: LiveRun, records: list[dict], outdir: str = REGRESSIONS) -> list[str]:
+    """docker-<scenario>[-v<major>].txt and .probes.json (the major version of the dump's dockerd)."""
     os.makedirs(outdir, exist_ok=True)
-    base = os.path.join(outdir, f"docker-{live.scenario.name}")
+    major = dump_dockerd_version(live.dump)[:1]
+    base = os.path.join(outdir, f"docker-{live.scenario.name}" + (f"-v{major[0]}" if major else ""))
     with open(base + ".txt", "w") as fh:
         fh.write(live.dump)
     with open(base + ".probes.json", "w") as fh:
@@ -200,22 +214,43 @@ def _table(rows: list[tuple]) -> str:
     return "\n".join([line(cells[0]), sep, *[line(r) for r in cells[1:]]])
 
 
+#: the two live runs: the dockerd installed on this machine (Debian bookworm's 20.10 in CI),
+#: and the one DNLINT_DOCKERD_DIR names (Debian unstable's 28.x, fetched by .ci/run with
+#: ``python -m tests.oracle.fetch_dockerd .cache/dockerd-sid``)
+DAEMONS = ("installed", "DNLINT_DOCKERD_DIR")
+
+
+def _use_daemon(daemon: str, monkeypatch) -> None:
+    """Point dockerhost at ``daemon``, or skip with the reason it cannot run."""
+    if daemon == "installed":
+        monkeypatch.delenv("DNLINT_DOCKERD_DIR", raising=False)
+    elif not os.environ.get("DNLINT_DOCKERD_DIR"):
+        pytest.skip(os.environ.get("DNLINT_DOCKERD_FETCH_ERROR")
+                    or "DNLINT_DOCKERD_DIR is not set (`python -m tests.oracle.fetch_dockerd .cache/dockerd-sid` "
+                       "fetches Debian unstable's dockerd 28 and prints it; .ci/run does)")
+    reason = docker_unavailable()
+    if reason:
+        pytest.skip(f"live Docker oracle ({daemon}): {reason}")
+
+
 @requires_netns
-@requires_docker
 @pytest.mark.netns
 @pytest.mark.docker
 @pytest.mark.slow
-def test_live_docker_oracle(capsys):
+@pytest.mark.parametrize("daemon", DAEMONS)
+def test_live_docker_oracle(daemon, capsys, monkeypatch):
+    _use_daemon(daemon, monkeypatch)
     scenarios = _selected()
     t_all = time.monotonic()
     rows, failures, saved, known = [], [], [], []
+    which = f"dockerd {'.'.join(map(str, installed_dockerd_version())) or '(version unknown)'} ({daemon}: {dockerd_binary()})"
 
     def say(msg: str) -> None:
         with capsys.disabled():
             sys.stderr.write(msg + "\n")
             sys.stderr.flush()
 
-    say(f"\nlive Docker oracle: {len(scenarios)} scenarios, a fresh dockerd each")
+    say(f"\nlive Docker oracle on {which}: {len(scenarios)} scenarios, a fresh dockerd each")
     for sc in scenarios:
         flags = " ".join(sc.flags) or "(defaults)"
         try:
@@ -249,7 +284,7 @@ def test_live_docker_oracle(capsys):
 
     total = sum(r[2] for r in rows if isinstance(r[2], int))
     agreed = sum(r[3] for r in rows if isinstance(r[3], int))
-    summary = (f"live Docker oracle: {len(rows)} scenarios, {total} probes, {agreed} agreed, "
+    summary = (f"live Docker oracle on {which}: {len(rows)} scenarios, {total} probes, {agreed} agreed, "
                f"{len(failures)} disagreements/errors, {len(known)} known disagreements, "
                f"{time.monotonic() - t_all:.0f} s")
     say("\n" + _table(rows) + "\n" + summary)
@@ -325,7 +360,21 @@ def test_judge_on_the_recorded_captures():
     """judge() agrees with the recorded kernel answers, and catches a flipped one."""
     live = _recorded("a_default")
     engine = engine_for(load_text(live.dump))
-    assert all(judge(engine, p) is None for p in live.probes)
+    version = dump_dockerd_version(live.dump)
+    assert all(judge(engine, p) is None for p in live.probes if not known_disagreement(version, "a_default", p))
+    # a UDP answer from another address: the connected socket heard nothing, the unconnected one
+    # heard the bridge address (20.10's docker-proxy answers from it)
+    hairpin = [p for p in live.probes if p["proto"] == "udp" and p["from"] == "container:client"
+               and p["to"] == "192.0.2.1" and p["port"] == 8080]
+    assert {p["udp_socket"]: (p["reply"], p["reply_from"]) for p in hairpin} == {
+        "connected": (False, None), "unconnected": (True, "172.18.0.1")}
+    # dnlint: 20.10's docker-proxy answers from the bridge address, so a connected client gets
+    # nothing (ANSWER_FROM_OTHER_ADDRESS, naming that address): both probes agree with it
+    assert [judge(engine, p) for p in hairpin] == [None, None]
+    a = query(engine, "container:client", "192.0.2.1", 8080, "udp")
+    assert a.verdict == "ANSWER_FROM_OTHER_ADDRESS" and "answers from 172.18.0.1" in a.blocked_by["reason"]
+    wrong = next(dict(p, reply_from="172.18.0.9") for p in hairpin if p["udp_socket"] == "unconnected")
+    assert judge(engine, wrong)[0] == "reply_from"
     flipped = dict(live.probes[0], reached=False, delivered_to=None, seen_src=None)
     assert judge(engine, flipped)[0] == "reachability"
     wrong_src = next(dict(p, seen_src="10.0.0.9") for p in live.probes if p["reached"])
@@ -354,7 +403,31 @@ def test_regression_records_replay(tmp_path):
         recs = [_regression_record(live, p, "none", "") for p in live.probes]
         flipped = dict(live.probes[0], reached=not live.probes[0]["reached"])
         recs.append(_regression_record(live, flipped, "reachability", ""))
-        save_docker_regression(live, recs, str(tmp_path))
-        dump = tmp_path / f"docker-{name}.txt"
-        cmp = D.compare(load_dump(dump), json.loads((tmp_path / f"docker-{name}.probes.json").read_text()))
+        dump, probes = save_docker_regression(live, recs, str(tmp_path))
+        cmp = D.compare(load_dump(dump), json.loads(Path(probes).read_text()))
         assert [d.kind for d in cmp] == ["reachability"], (name, [d.describe() for d in cmp])
+
+
+def test_probe_endings():
+    """How an attempt ended, from the prober's error strings (netns.ending)."""
+    from netns import ENDINGS, ending
+
+    cases = [((True, None), "answered"), ((None, "Connection refused"), "refused"),
+             ((None, "recv: Connection refused"), "refused"), ((None, "Connection reset by peer"), "refused"),
+             ((None, "timeout"), "timeout"), ((None, "recv: timeout"), "timeout"),
+             ((None, "recv: TimeoutError"), "timeout"), ((None, "No route to host"), "unreachable"),
+             ((None, "Network is unreachable"), "unreachable"),
+             ((None, "Invalid argument", "Invalid argument"), "local error"),
+             ((None, "Operation not permitted", "Operation not permitted"), "local error")]
+    for args, want in cases:
+        assert ending(*args) == want, (args, want)
+    assert ending(None, None, None, connected=True) == "silent"
+    assert ending(None, None) == "timeout"
+    recorded = [p for d in CAPTURE_DIRS for f in sorted(os.listdir(os.path.join(ROOT, "fixtures", d)))
+                if f.endswith(".probes.json") for p in json.load(open(os.path.join(ROOT, "fixtures", d, f)))]
+    # captures made before the prober recorded these fields have none (re-capture to add them)
+    assert {p["ended"] for p in recorded if "ended" in p} <= set(ENDINGS)
+    assert {"answered", "refused", "timeout", "unreachable", "local error"} <= {p.get("ended") for p in recorded}
+    assert all(p["udp_socket"] in ("connected", "unconnected") for p in recorded
+               if p["proto"] == "udp" and "udp_socket" in p)
+    assert all("ended" in p and (p["proto"] != "udp" or "udp_socket" in p) for p in _recorded("a_default").probes)

@@ -6,9 +6,13 @@
   out of the probe runner as recorded.
 - ``test_kernel_oracle``: DNLINT_ORACLE_CASES random cases (default 30) x
   DNLINT_ORACLE_PROBES probes per case (default ``all``: every probe of the case, about
-  350-420 (TCP, UDP and ICMP echo), ~11k in all, ~100 s; a number N draws N, at least 300 in all; the kernel side
+  500-600 (TCP, UDP and ICMP echo), ~16k in all; a number N draws N, at least 300 in all; the kernel side
   costs ~2.5 s a case either way, the rest is dnlint's time), each compared with
-  ``dnlint.engine.query.query_dump``. The base seed is printed and named in the failure;
+  ``dnlint.engine.query.query_dump``. Probe kinds and comparisons in
+  differential.PENDING_PROBE_KINDS (issue 8's: a container to its own 127.0.0.1, the host to
+  0.0.0.0, unconnected UDP sockets, whether a UDP answer gets back to the prober's socket,
+  un-NATed packets to an outside host with no route back) are compared and counted
+  ("pending: N disagreements") but do not fail. The base seed is printed and named in the failure;
   replay with ``RULEGEN_SEED=<seed> pytest tests/test_oracle_kernel.py -k kernel_oracle``
   (case i uses seed+i; one case: ``RULEGEN_SEED=<case seed> DNLINT_ORACLE_CASES=1``).
   ``DNLINT_ORACLE_SAVE=1`` writes each disagreement to fixtures/regressions/.
@@ -36,7 +40,7 @@ from oracle.topology import CONTAINER_IPS, GW0, HOST_UP, OUTSIDE_IP, Case, build
 rulegen = D.rulegen
 
 CASES = int(os.environ.get("DNLINT_ORACLE_CASES", "30"))
-_PROBES = os.environ.get("DNLINT_ORACLE_PROBES", "all")  # "all": every probe of a case (~350-420)
+_PROBES = os.environ.get("DNLINT_ORACLE_PROBES", "all")  # "all": every probe of a case (~500-600)
 PROBES_PER_CASE = None if _PROBES == "all" else max(int(_PROBES), math.ceil(300 / max(CASES, 1)))
 MAX_REPORTS = 5  # cases whose rules and disagreements go into the assertion message
 
@@ -116,9 +120,12 @@ HAIRPIN = ("-A POSTROUTING -s 10.99.1.2/32 -d 10.99.1.2/32 -p tcp -m tcp --dport
 
 
 def _probe(topo, spec):
-    plan = [{"sender": s, "dst": d, "port": port, "proto": proto, "token": f"m{uuid.uuid4().hex[:12]}"}
-            for s, d, port, proto in spec]
-    return {(r["sender"], r["dst"], r["port"], r["proto"]): r for r in topo.probe_all(plan)}
+    """{(sender, dst, port, proto[, udp_socket]): result}: a 5th element asks for that UDP socket mode."""
+    plan = [{"sender": s, "dst": d, "port": port, "proto": proto, "token": f"m{uuid.uuid4().hex[:12]}",
+             **({"udp_socket": rest[0]} if rest else {})}
+            for s, d, port, proto, *rest in spec]
+    return {(r["sender"], r["dst"], r["port"], r["proto"], *([r["udp_socket"]] if "udp_socket" in r else [])): r
+            for r in topo.probe_all(plan)}
 
 
 @requires_netns
@@ -135,7 +142,13 @@ def test_probe_machinery():
             ("container:c3", OUTSIDE_IP, 80, "tcp"),
             # ICMP echo: the destination's kernel answers, no listener needed
             ("outside", HOST_UP, None, "icmp"), ("container:c2", HOST_UP, None, "icmp"),
-            ("host", OUTSIDE_IP, None, "icmp"), ("outside", c1_ip, None, "icmp")]
+            ("host", OUTSIDE_IP, None, "icmp"), ("outside", c1_ip, None, "icmp"),
+            # issue 8's kinds: a container's own loopback, the host to 0.0.0.0, UDP answers
+            # from another address (the host answers c2 from the bridge address, not HOST_UP)
+            ("container:c1", "127.0.0.1", 80, "tcp"), ("host", "0.0.0.0", 9090, "tcp"),
+            ("container:c2", HOST_UP, 9090, "udp", "connected"),
+            ("container:c2", HOST_UP, 9090, "udp", "unconnected"),
+            ("container:c2", GW0, 9090, "udp", "connected")]
     # A: Docker without the proxy, route_localnet=1, bridge-nf on, hairpin MASQUERADE
     case_a = Case(seed=0, route_localnet={"br0": 1}, bridge_nf=1, ip_forward=1, hairpin={"c1": True},
                   routed=True)
@@ -181,6 +194,15 @@ def test_probe_machinery():
     assert a[("outside", HOST_UP, None, "icmp")]["reply_from"] == HOST_UP
     at(a, ("host", OUTSIDE_IP, None, "icmp"), "outside", HOST_UP)
     at(a, ("container:c2", HOST_UP, None, "icmp"), "host", CONTAINER_IPS["c2"])  # the DNATs are -p tcp/udp
+    at(a, ("container:c1", "127.0.0.1", 80, "tcp"), "container:c1", "127.0.0.1", 80)  # its own listener
+    at(a, ("host", "0.0.0.0", 9090, "tcp"), "host", "127.0.0.1", 9090)  # Linux: 0.0.0.0 is loopback
+    r = a[("container:c2", HOST_UP, 9090, "udp", "connected")]
+    assert r["reached"] and not r["reply"] and r["ended"] == "timeout", r  # the answer came from GW0
+    r = a[("container:c2", HOST_UP, 9090, "udp", "unconnected")]
+    assert r["reached"] and r["reply"] and r["reply_from"] == GW0, r
+    r = a[("container:c2", GW0, 9090, "udp", "connected")]
+    assert r["reached"] and r["reply"] and r["reply_from"] == GW0 and r["ended"] == "answered", r
+    assert a[("host", "127.0.0.1", 80, "tcp")]["ended"] == "refused"
     r = a[("outside", c1_ip, None, "icmp")]  # FORWARD policy DROP: nothing accepts it
     assert not r["reached"] and r["error"] == "timeout" and r["delivered_to"] is None, r
     if bridge_nf:
@@ -229,7 +251,9 @@ def test_kernel_oracle(capsys):
     with capsys.disabled():
         sys.stderr.write("\n" + msg + "\n")
     t0 = time.monotonic()
-    totals = {"probes": 0, "agree": 0, "possible": 0, "skipped": 0, "disagree": 0}
+    totals = {"probes": 0, "agree": 0, "possible": 0, "skipped": 0, "disagree": 0, "pending": 0}
+    pending: dict[str, int] = {}
+    pending_examples: list[str] = []
     reports, failing = [], []
     save = os.environ.get("DNLINT_ORACLE_SAVE") == "1"
     for i in range(CASES):
@@ -241,6 +265,10 @@ def test_kernel_oracle(capsys):
         totals["possible"] += cmp.possible
         totals["skipped"] += len(cmp.skipped)
         totals["disagree"] += len(cmp)
+        totals["pending"] += len(cmp.pending)
+        for kind, n in cmp.pending_by_kind().items():
+            pending[kind] = pending.get(kind, 0) + n
+        pending_examples += [d.describe() for d in cmp.pending[:2] if len(pending_examples) < 6]
         print(f"case {i}: {res.summary()} -> {cmp.stats()}")
         if cmp:
             failing.append(seed)
@@ -253,7 +281,15 @@ def test_kernel_oracle(capsys):
     summary = (f"RULEGEN_SEED={base}: {totals['probes']} probes in {CASES} cases, {elapsed:.0f} s: "
                f"{totals['agree']} agree, {totals['disagree']} disagree, {totals['possible']} possible, "
                f"{totals['skipped']} skipped (decided beyond the host, or a source-port witness)")
+    by_kind = ", ".join(f"{k} {n}" for k, n in sorted(pending.items())) or "none"
+    pending_line = (f"pending: {totals['pending']} disagreements ({by_kind}; differential.PENDING_PROBE_KINDS, "
+                    f"compared and counted, not failed)")
     print(summary)
+    print(pending_line)
+    for ex in pending_examples:
+        print("pending example: " + ex)
+    with capsys.disabled():
+        sys.stderr.write(summary + "\n" + pending_line + "\n")
     assert totals["probes"] >= min(300, CASES * (PROBES_PER_CASE or 300))
     assert not failing, (summary + f"\nfailing case seeds: {failing} (replay one: RULEGEN_SEED=<seed> "
                          f"DNLINT_ORACLE_CASES=1 pytest tests/test_oracle_kernel.py -k kernel_oracle)"
@@ -296,7 +332,17 @@ def test_compare_classifies():
         _rec(to=c1, port=82, delivered_to="container:c1", delivered_ip=c1, delivered_port=82,
              seen_src=GW0),  # seen_src
         _rec(**{"from": "container:c3", "src": "10.99.2.2", "to": OUTSIDE_IP, "port": 80,
-                "reached": False, "delivered_to": None, "seen_src": None, "error": "timeout"}),  # skipped
+                "reached": False, "delivered_to": None, "seen_src": None, "error": "timeout"}),  # no route back
+        # issue 8's kinds, pending: a container's own loopback, a UDP answer from another address
+        _rec(**{"from": "container:c1", "src": c1, "to": "127.0.0.1", "port": 80, "delivered_to": "container:c1",
+                "delivered_ip": "127.0.0.1", "delivered_port": 80, "seen_src": "127.0.0.1"}),
+        _rec(**{"from": "container:c1", "src": c1, "to": HOST_UP, "port": 9090, "proto": "udp",
+                "udp_socket": "connected", "delivered_port": 9090, "seen_src": c1, "reply": True,
+                "reply_from": HOST_UP}),  # dnlint implies the answer from elsewhere: udp reply
+        _rec(**{"from": "container:c1", "src": c1, "to": HOST_UP, "port": 8080, "proto": "udp",
+                "udp_socket": "unconnected", "seen_src": c1, "reply": True, "reply_from": GW0}),
+        _rec(**{"from": "container:c1", "src": c1, "to": HOST_UP, "port": 8080, "proto": "udp",
+                "udp_socket": "connected", "seen_src": c1, "reply": True, "reply_from": HOST_UP}),  # agree
     ]
     answers[("host", HOST_UP, 8080, "tcp")] = ans(True, HOST_UP, 8080, HOST_UP, by="python")
     answers[("host", HOST_UP, 9090, "tcp")] = ans(False, verdict="DROP")
@@ -306,11 +352,28 @@ def test_compare_classifies():
     answers[("host", c1, 81, "tcp")] = ans(True, c1, 81, GW0)
     answers[("host", c1, 82, "tcp")] = ans(True, c1, 82, "127.0.0.1")
     answers[("10.99.2.2", OUTSIDE_IP, 80, "tcp")] = ans(True, OUTSIDE_IP, 80, "10.99.2.2")
+    answers[(c1, "127.0.0.1", 80, "tcp")] = ans(False, verdict="MARTIAN")
+    answers[(c1, HOST_UP, 9090, "udp")] = Answer(True, "ACCEPT", {"sport": 40000}, delivered={
+        "ip": HOST_UP, "port": 9090, "seen_src": c1, "by": "python", "reply_from": GW0})
+    answers[(c1, HOST_UP, 8080, "udp")] = ans(True, HOST_UP, 8080, c1)
     from dnlint.load import load_text
     cmp = D.compare(load_text("*filter\nCOMMIT\n"), probes, query=fake, seed=7)
     assert [d.kind for d in cmp] == ["reachability", "delivered_to", "delivered_port", "seen_src"]
-    assert (cmp.total, cmp.agree, cmp.possible, len(cmp.skipped)) == (8, 2, 1, 1)
+    assert (cmp.total, cmp.agree, cmp.possible, len(cmp.skipped)) == (12, 3, 1, 0)
+    assert [(d.kind, d.pending) for d in cmp.pending] == [
+        ("no_route_back", "no route back"), ("reachability", "container loopback"), ("udp_reply", "udp reply"),
+        ("reachability", "udp unconnected")]
+    assert "pending: 4 disagreements" in cmp.stats()
     assert "seed=7" in cmp[0].describe() and "kernel:" in cmp[0].describe()
+    # a kind the model has learnt (off the list) fails like any other
+    saved = set(D.PENDING_PROBE_KINDS)
+    try:
+        D.PENDING_PROBE_KINDS.discard("container loopback")
+        again = D.compare(load_text("*filter\nCOMMIT\n"), probes, query=fake, seed=7)
+        assert [d.kind for d in again][-1] == "reachability" and len(again.pending) == 3
+    finally:
+        D.PENDING_PROBE_KINDS.clear()
+        D.PENDING_PROBE_KINDS.update(saved)
 
 
 def test_saved_regressions():

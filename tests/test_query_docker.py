@@ -21,8 +21,8 @@ import pytest
 
 from dnlint.engine.query import endpoint_family, engine_for, query
 from dnlint.load import load_dump
-from oracle.ablation import expected_reachable
 from oracle.capture_docker import dump_dockerd_version, known_disagreement
+from oracle.differential import expected_answer, honest_null, udp_reply_disagreement
 
 ROOT = Path(__file__).resolve().parents[1]
 CAPTURES = {"": ROOT / "fixtures" / "docker", "v28-": ROOT / "fixtures" / "docker-v28"}
@@ -66,11 +66,16 @@ def test_query_agrees_with_the_kernel(captures, scenario, probe):
                    probe["proto"])
     where = (f"{captures}/{scenario}: {probe['from']} -> {probe['to']}:{probe['port']}/{probe['proto']} "
              f"({probe.get('note')})")
-    expected = expected_reachable(probe)
+    expected = expected_answer(probe)  # UDP: the answer came back from the address asked
     if answer.reachable is None and _unnatted_egress(probe):
         # the capture's outside routes 172.16.0.0/12 (fd00::/8) back through the host, which no dump
         # can show: the answer names that condition instead of assuming it
         assert any("routes" in x and "back through this host" in x for x in answer.approximated), where
+        return
+    if answer.reachable is None:
+        # honest: it names the fact the kernel's answer turned on (who answers a UDP datagram, or
+        # whether outside routes an un-NATed source back) and no dump shows
+        assert honest_null(answer.as_dict()), f"{where}: dnlint null, {answer.approximated}"
         return
     assert answer.reachable is expected, f"{where}: kernel {expected}, dnlint {answer.as_dict()}"
     if expected:
@@ -79,8 +84,12 @@ def test_query_agrees_with_the_kernel(captures, scenario, probe):
         if target.startswith("container:"):
             assert answer.delivered.get("container") == target.split(":", 1)[1], where
         assert answer.witness is not None
+        reply = udp_reply_disagreement(probe, answer.as_dict())
+        assert reply is None, f"{where}: {reply[0]}: {reply[1]}"
     else:
         assert answer.blocked_by is not None and answer.blocked_by["reason"], where
+        reply = udp_reply_disagreement(probe, answer.as_dict())
+        assert reply is None, f"{where}: {reply[0]}: {reply[1]}"
 
 
 def _unnatted_egress(probe: dict) -> bool:

@@ -221,6 +221,9 @@ def expected_reachable(probe: dict) -> bool:
     """What dnlint's ``reachable`` means for the probe: the server got it and, for TCP and ICMP, the
     exchange completed; for UDP, the prober (a connected socket) got the answer too."""
     if probe["proto"] == "udp":
+        if probe.get("udp_socket") == "unconnected":  # it takes any answer; a connected client only this one
+            to = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(probe["to"], probe["to"])
+            return bool(probe["reached"] and probe.get("reply") and probe.get("reply_from") == to)
         return bool(probe["reached"] and probe.get("reply"))
     return bool(probe["reached"])
 

@@ -2,8 +2,8 @@
 
     python -m tests.oracle.capture_docker fixtures/docker            # every scenario
     python -m tests.oracle.capture_docker fixtures/docker c_no_proxy_no_localnet
-    DNLINT_DOCKERD_DIR=/tmp/sid/x/usr/sbin:/tmp/sid/x/usr/bin \
-        python -m tests.oracle.capture_docker fixtures/docker-v28   # another dockerd build
+    export DNLINT_DOCKERD_DIR=$(python3 -m tests.oracle.fetch_dockerd .cache/dockerd-sid)
+    python -m tests.oracle.capture_docker fixtures/docker-v28        # Debian unstable's dockerd 28
 
 Scenarios with a ``min_version`` (e.g. Docker 28's gateway modes) run only when the
 dockerd that would be started (DNLINT_DOCKERD_DIR first, see dockerhost.py) is that new.
@@ -17,7 +17,8 @@ counters include the probes). Writes:
 
   OUTDIR/<scenario>.txt          the host dump
   OUTDIR/<scenario>.probes.json  [{"from","to","port","proto","reached","delivered_to",
-                                   "seen_src","note","connected","reply","error"}]
+                                   "seen_src","note","connected","reply","error",
+                                   "udp_socket" (UDP),"reply_from","ended"}]
   OUTDIR/README.md               regenerated from every *.probes.json in OUTDIR
 """
 
@@ -52,6 +53,7 @@ class Probe:
     port: int
     proto: str = "tcp"
     note: str = ""
+    udp_socket: str = "connected"  # UDP: "connected" (connect/send/recv) or "unconnected" (sendto/recvfrom)
 
 
 @dataclass
@@ -65,6 +67,7 @@ class Scenario:
     notes: list[str] = field(default_factory=list)
     min_version: tuple[int, ...] = ()  # the oldest dockerd that has what the scenario uses
     ipv6: bool = False  # IPv6 on the uplink and IPv6 listeners too (DockerHost(ipv6=True))
+    route_back: bool = True  # outside routes 172.16.0.0/12 (fd00::/8) via the host (DockerHost(route_back=))
 
     def supported(self, version: tuple[int, ...]) -> bool:
         return not self.min_version or (bool(version) and version >= self.min_version)
@@ -358,21 +361,153 @@ def _probes_ipv6(dh, a):
     ]
 
 
+# --------------------------------------------------------------------------- issue 8's probes
+# Added to the scenarios below (after their first probes, so the old ones keep their place):
+# a container to its own loopback, a container to each of the host's addresses, the host to
+# 0.0.0.0 (::), UDP from an unconnected socket next to the connected one, and un-NATed
+# egress with and without a route back at the outside host.
+
+UNCONNECTED = " (unconnected UDP socket: takes an answer from any address)"
+
+
+def _plus(*fns):
+    """The probes of several probe functions, in order."""
+    def probes(dh: DockerHost, a: dict) -> list[Probe]:
+        return [p for fn in fns for p in fn(dh, a)]
+    return probes
+
+
+def _own_loopback(who: str = "web", v6: bool = False):
+    """A container to its own 127.0.0.1 (::1): its own namespace's loopback, never the host's."""
+    def probes(dh: DockerHost, a: dict) -> list[Probe]:
+        out = []
+        for lo in ("127.0.0.1", "::1") if v6 else ("127.0.0.1",):
+            out += [
+                Probe(f"container:{who}", lo, 80, "tcp", f"container to its own {lo} on the container port"),
+                Probe(f"container:{who}", lo, 80, "udp", f"container to its own {lo} on the container port"),
+                Probe(f"container:{who}", lo, 8080, "tcp", f"container to its own {lo} on the published port"),
+                Probe(f"container:{who}", lo, 8080, "udp", f"container to its own {lo} on the published port"),
+            ]
+        return out
+    return probes
+
+
+def _host_addresses(dh: DockerHost, a: dict) -> list[Probe]:
+    """The client container to the host's own addresses: its gateway, the uplink, docker0's gateway."""
+    gw = a["gw"]
+    out = [
+        Probe("container:client", gw, HOST_PORT, "tcp", "container to a host service on its own gateway address"),
+        Probe("container:client", gw, HOST_PORT, "udp", "container to a host service on its own gateway address"),
+        Probe("container:client", HOST_IP, HOST_PORT, "udp", "container to a host service on the uplink address"),
+        Probe("container:client", gw, 8080, "udp", "container to its gateway:published"),
+    ]
+    other = _bridge_address(dh, "docker0")
+    if other and other != gw:
+        out += [
+            Probe("container:client", other, HOST_PORT, "tcp", "container to a host service on another network's gateway (docker0)"),
+            Probe("container:client", other, HOST_PORT, "udp", "container to a host service on another network's gateway (docker0)"),
+            Probe("container:client", other, 8080, "tcp", "container to another network's gateway (docker0):published"),
+        ]
+    return out
+
+
+def _bridge_address(dh: DockerHost, bridge: str) -> str | None:
+    """The host's IPv4 address on ``bridge`` (docker0's gateway: 20.10's inspect of the default
+    network may name no gateway)."""
+    out = dh.host.ip("-4", "-o", "addr", "show", "dev", bridge, check=False).stdout.split()
+    return out[out.index("inet") + 1].split("/")[0] if "inet" in out else None
+
+
+def _zero_address(v6: bool = False):
+    """The host to 0.0.0.0 (::): Linux connects such a socket to a local address (loopback)."""
+    def probes(dh: DockerHost, a: dict) -> list[Probe]:
+        out = []
+        for zero in ("0.0.0.0", "::") if v6 else ("0.0.0.0",):
+            out += [
+                Probe("host", zero, HOST_PORT, "tcp", f"host to {zero} on a host service port"),
+                Probe("host", zero, HOST_PORT, "udp", f"host to {zero} on a host service port"),
+                Probe("host", zero, 8080, "tcp", f"host to {zero} on the published port"),
+                Probe("host", zero, 8080, "udp", f"host to {zero} on the published port"),
+            ]
+        return out
+    return probes
+
+
+def _udp_sockets(v6: bool = False):
+    """UDP through docker-proxy and the hairpins, from an unconnected socket (and the connected
+    twins the older probes lack): whoever answers, from whichever address, is recorded."""
+    def probes(dh: DockerHost, a: dict) -> list[Probe]:
+        if v6:
+            up, gw, lo = HOST_IP6, a["gw6"], "::1"
+        else:
+            up, gw, lo = HOST_IP, a["gw"], "127.0.0.1"
+        out = [
+            Probe("host", gw, 8080, "udp", "host to the bridge gateway:published"),
+            Probe("container:web", up, 8080, "udp", "container to its own published port via the host (self hairpin)"),
+        ]
+        if v6:
+            out = [Probe(p.frm, p.to, p.port, p.proto, "IPv6: " + p.note) for p in out]
+        pairs = [("host", lo, 8080, "host to loopback:published"),
+                 ("host", up, 8080, "host to its uplink address:published"),
+                 ("host", gw, 8080, "host to the bridge gateway:published"),
+                 ("outside", up, 8080, "outside to the published port"),
+                 ("container:client", up, 8080, "container to host address:published (hairpin)"),
+                 ("container:client", gw, 8080, "container to its gateway:published"),
+                 ("container:web", up, 8080, "container to its own published port via the host (self hairpin)"),
+                 ("container:client", up, HOST_PORT, "container to a host service on the uplink address")]
+        for frm, to, port, note in pairs:
+            out.append(Probe(frm, to, port, "udp", ("IPv6: " if v6 else "") + note + UNCONNECTED,
+                             udp_socket="unconnected"))
+        return out
+    return probes
+
+
+def _egress(who: str = "client"):
+    """Egress to outside over UDP from an unconnected socket, next to the older connected probes."""
+    def probes(dh: DockerHost, a: dict) -> list[Probe]:
+        return [Probe(f"container:{who}", OUTSIDE_IP, OUT_PORT, "udp", "egress to outside" + UNCONNECTED,
+                      udp_socket="unconnected")]
+    return probes
+
+
+def _probes_no_route_back(dh: DockerHost, a: dict) -> list[Probe]:
+    """Un-NATed egress to an outside host that has no route back to the container subnet."""
+    return [
+        Probe("container:client", OUTSIDE_IP, OUT_PORT, "tcp", "un-NATed egress, outside has no route back"),
+        Probe("container:client", OUTSIDE_IP, OUT_PORT, "udp", "un-NATed egress, outside has no route back"),
+        Probe("container:client", OUTSIDE_IP, OUT_PORT, "udp", "un-NATed egress, outside has no route back" + UNCONNECTED,
+              udp_socket="unconnected"),
+        Probe("container:client", HOST_IP, HOST_PORT, "tcp", "container to a host service"),
+        Probe("host", a["web"], 80, "tcp", "host to the container directly"),
+        Probe("outside", HOST_IP, 8080, "tcp", "outside to the published port"),
+        Probe("outside", HOST_IP, HOST_PORT, "tcp", "outside to a host service"),
+        Probe("host", OUTSIDE_IP, OUT_PORT, "tcp", "host to outside (its own address: routed back)"),
+        Probe("container:client", a["web"], 80, "tcp", "same network, direct"),
+    ]
+
+
+_PUBLISHED = _plus(_published_probes, _own_loopback(), _host_addresses, _zero_address(), _udp_sockets(), _egress())
+# the black hole (k): every UDP datagram to the published port vanishes, so no answer to compare
+_BLACK_HOLE = _plus(_published_probes, _own_loopback(), _host_addresses, _zero_address(), _egress())
+_GW_MODE_PROBES = _plus(_probes_gw_mode, _own_loopback(), _zero_address(), _egress())
+_IPV6_PROBES = _plus(_probes_ipv6, _own_loopback(v6=True), _zero_address(v6=True), _udp_sockets(v6=True))
+
+
 SCENARIOS: list[Scenario] = [
     Scenario("a_default", "default flags, one user network, 8080->80 tcp+udp on 0.0.0.0", [],
-             _web_client("net1"), _published_probes),
+             _web_client("net1"), _PUBLISHED),
     Scenario("b_no_userland_proxy", "--userland-proxy=false, same as a", ["--userland-proxy=false"],
-             _web_client("net1"), _published_probes),
+             _web_client("net1"), _PUBLISHED),
     Scenario("c_no_proxy_no_localnet", "as b, then route_localnet=0 on the bridge by hand",
-             ["--userland-proxy=false"], _setup_c, _published_probes,
+             ["--userland-proxy=false"], _setup_c, _PUBLISHED,
              notes=["after setup: sysctl -w net.ipv4.conf.<bridge>.route_localnet=0"]),
     Scenario("d_icc_false", "--icc=false, default bridge, two containers, web publishes 8080",
-             ["--icc=false"], _setup_icc, _probes_icc),
+             ["--icc=false"], _setup_icc, _plus(_probes_icc, _own_loopback())),
     Scenario("e_internal", "--internal network with two containers, web started with -p 8080:80",
              [], _setup_internal, _probes_internal),
     Scenario("f_localhost_publish", "port published on 127.0.0.1 only (-p 127.0.0.1:8080:80 tcp+udp)",
              [], _web_client("net1", publish=("127.0.0.1:8080:80", "127.0.0.1:8080:80/udp")),
-             _probes_localhost),
+             _plus(_probes_localhost, _own_loopback(), _zero_address())),
     Scenario("g_two_networks", "two networks, one container each (alpha on net1 -p 8080:80, beta on net2 -p 8081:80)",
              [], _setup_two_nets, _probes_two_nets),
     Scenario("h_docker_user", "DOCKER-USER rules against outside traffic to the published port",
@@ -380,26 +515,26 @@ SCENARIOS: list[Scenario] = [
              notes=["iptables -I DOCKER-USER -i up0 -p tcp -m tcp --dport 80 -m comment --comment 'block outside tcp to web' -j DROP",
                     "iptables -I DOCKER-USER -i up0 -p udp -m udp --dport 8080 -m comment --comment 'block outside udp 8080 (ineffective)' -j DROP"]),
     Scenario("i_input_drop", "INPUT policy DROP (lo, established, 22 allowed) with a published port",
-             [], _setup_input_drop, _probes_input_drop,
+             [], _setup_input_drop, _plus(_probes_input_drop, _own_loopback(), _host_addresses, _zero_address()),
              notes=["iptables -A INPUT -i lo -j ACCEPT; -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT; "
                     "-A INPUT -p tcp --dport 22 -j ACCEPT; -P INPUT DROP"]),
     Scenario("j_no_iptables", "--iptables=false (userland proxy on), as a (the seed's cases 1 and 7)",
-             ["--iptables=false"], _web_client("net1"), _published_probes),
+             ["--iptables=false"], _web_client("net1"), _PUBLISHED),
     Scenario("k_no_iptables_no_proxy", "--iptables=false --userland-proxy=false, as a (the seed's case 6)",
-             ["--iptables=false", "--userland-proxy=false"], _web_client("net1"), _published_probes),
+             ["--iptables=false", "--userland-proxy=false"], _web_client("net1"), _BLACK_HOLE),
     Scenario("l_routed", "Docker 28 gateway mode `routed` (no NAT): web -p 8080:80 tcp+udp, client publishes nothing, other on docker0",
-             [], _gw_mode_setup("routed"), _probes_gw_mode, min_version=(28,),
+             [], _gw_mode_setup("routed"), _GW_MODE_PROBES, min_version=(28,),
              notes=[f"docker network create -o {GW_MODE}=routed net1"]),
     Scenario("m_nat_unprotected", "Docker 28 gateway mode `nat-unprotected`: web -p 8080:80 tcp+udp, client publishes nothing, other on docker0",
-             [], _gw_mode_setup("nat-unprotected"), _probes_gw_mode, min_version=(28,),
+             [], _gw_mode_setup("nat-unprotected"), _GW_MODE_PROBES, min_version=(28,),
              notes=[f"docker network create -o {GW_MODE}=nat-unprotected net1"]),
     Scenario("n_ipv6", "Docker 28 dual-stack network (--ipv6): web -p 8080:80 tcp+udp, client publishes nothing; IPv6 on the uplink",
-             [], _setup_ipv6, _probes_ipv6, min_version=(28,), ipv6=True,
+             [], _setup_ipv6, _IPV6_PROBES, min_version=(28,), ipv6=True,
              notes=[f"docker network create --ipv6 --subnet 172.30.0.0/16 --subnet {V6_SUBNET} net6",
                     f"uplink IPv6: host {HOST_IP6}/64 (default via {OUTSIDE_IP6}), outside {OUTSIDE_IP6}/64 "
                     f"routing fd00::/8 via {HOST_IP6}"]),
     Scenario("o_ipv6_no_proxy", "as n_ipv6 with --userland-proxy=false (no docker-proxy; IPv6 has no route_localnet for a DNAT of ::1)",
-             ["--userland-proxy=false"], _setup_ipv6, _probes_ipv6, min_version=(28,), ipv6=True,
+             ["--userland-proxy=false"], _setup_ipv6, _IPV6_PROBES, min_version=(28,), ipv6=True,
              notes=[f"docker network create --ipv6 --subnet 172.30.0.0/16 --subnet {V6_SUBNET} net6",
                     f"uplink IPv6: host {HOST_IP6}/64 (default via {OUTSIDE_IP6}), outside {OUTSIDE_IP6}/64 "
                     f"routing fd00::/8 via {HOST_IP6}"]),
@@ -413,12 +548,25 @@ def supported_scenarios(version: tuple[int, ...] | None = None) -> list[Scenario
     return [s for s in SCENARIOS if s.supported(version)]
 
 
+# un-NATed egress without a route back (issue 8): the same daemons as j and l, but the
+# outside namespace does not route 172.16.0.0/12 via the host
+SCENARIOS += [
+    Scenario("p_no_iptables_no_route_back", "--iptables=false, as j, and outside has no route back to 172.16.0.0/12",
+             ["--iptables=false"], _web_client("net1"), _probes_no_route_back, route_back=False,
+             notes=["outside: no route to 172.16.0.0/12 (its answers to un-NATed containers have nowhere to go)"]),
+    Scenario("q_routed_no_route_back", "Docker 28 gateway mode `routed`, as l, and outside has no route back to 172.16.0.0/12",
+             [], _gw_mode_setup("routed"), _probes_no_route_back, min_version=(28,), route_back=False,
+             notes=[f"docker network create -o {GW_MODE}=routed net1",
+                    "outside: no route to 172.16.0.0/12 (its answers to un-NATed containers have nowhere to go)"]),
+]
+
 # --------------------------------------------------------------------------- known disagreements
 
 # Probes that dnlint answers differently from the kernel, with the root cause. The static
 # replays (tests/test_query_docker.py, tests/test_oracle_docker.py) run them as strict
 # xfails, so fixing dnlint makes them fail and the entry goes; the live oracle reports them
-# apart. Key: (oldest dockerd version it applies to, scenario, from, port, proto, note).
+# apart. Key: (oldest dockerd version it applies to, or (oldest, first without it),
+# scenario, from, port, proto, note).
 KNOWN_DISAGREEMENTS: dict[tuple[tuple[int, ...], str, str, int, str, str], str] = {
 }
 
@@ -434,8 +582,11 @@ def dump_dockerd_version(dump: str) -> tuple[int, ...]:
 def known_disagreement(version: tuple[int, ...], scenario: str, probe: dict) -> str | None:
     """Why dnlint is known to disagree with the kernel on a probe of a dockerd of ``version``, or None."""
     for (since, name, frm, port, proto, note), reason in KNOWN_DISAGREEMENTS.items():
+        # since: the oldest version, or (oldest, first one without it)
+        since, before = since if since and isinstance(since[0], tuple) else (since, None)
         if (name, frm, port, proto, note) == (scenario, probe["from"], probe["port"], probe["proto"],
-                                              probe.get("note")) and version and version >= since:
+                                              probe.get("note")) and version and version >= since \
+                and (before is None or version < before):
             return reason
     return None
 
@@ -459,7 +610,7 @@ def run_live(sc: Scenario, log=print) -> LiveRun:
     """Run a scenario on a fresh dockerd in fresh namespaces (torn down before returning)."""
     t0 = time.monotonic()
     with Lab(tag=sc.name) as lab:
-        dh = DockerHost(lab, flags=sc.flags, ipv6=sc.ipv6).start()
+        dh = DockerHost(lab, flags=sc.flags, ipv6=sc.ipv6, route_back=sc.route_back).start()
         addrs = sc.setup(dh)
         listeners = []
         for addr in ("0.0.0.0", "::") if sc.ipv6 else ("0.0.0.0",):  # "::" is IPv6-only
@@ -471,7 +622,7 @@ def run_live(sc: Scenario, log=print) -> LiveRun:
                 listeners.append(dh.listen("outside", proto, OUT_PORT, addr=addr))
         results = []
         for pr in sc.probes(dh, addrs):
-            r = dh.probe(pr.frm, pr.proto, pr.to, pr.port, timeout=2.0)
+            r = dh.probe(pr.frm, pr.proto, pr.to, pr.port, timeout=2.0, udp_socket=pr.udp_socket)
             hit = None
             # the probe's own family first (a proxy may still carry it to the other one)
             for ls in sorted(listeners, key=lambda ls: (":" in ls.addr) != (":" in pr.to)):
@@ -490,11 +641,17 @@ def run_live(sc: Scenario, log=print) -> LiveRun:
                 "connected": r.connected if pr.proto == "tcp" else None,
                 "reply": r.reply is not None,
                 "error": r.error,
+                **({"udp_socket": pr.udp_socket} if pr.proto == "udp" else {}),
+                "reply_from": r.reply_from,
+                "ended": r.ended,
             })
-            log(f"  {pr.frm:>17} -> {pr.to}:{pr.port}/{pr.proto}: "
+            log(f"  {pr.frm:>17} -> {pr.to}:{pr.port}/{pr.proto}"
+                f"{' (unconnected)' if pr.proto == 'udp' and pr.udp_socket != 'connected' else ''}: "
                 f"{'REACHED ' + hit[0].tag + ' src ' + hit[1].src if hit else 'not reached'}"
                 f"{'' if hit or not r.connected or pr.proto != 'tcp' else ' (handshake completed)'}"
-                f"{' [' + r.error + ']' if r.error and not hit else ''}")
+                f"{' [' + r.error + ']' if r.error and not hit else ''}"
+                f"{'; answer from ' + r.reply_from if r.reply_from and r.reply_from != pr.to else ''}"
+                f"{'; no answer (' + r.ended + ')' if hit and not r.reply else ''}")
         header = [f"scenario: {sc.name}: {sc.title}",
                   f"dockerd flags: {' '.join(sc.flags) or '(defaults)'}",
                   *[f"setup: {n}" for n in sc.notes],
@@ -520,9 +677,9 @@ README_HEAD = """# Real Docker captures
 
 Each scenario ran a real `dockerd` (Docker {version}, iptables {iptables}, kernel {kernel})
 in a fresh network namespace, with containers built from a busybox-only image, and sent
-real TCP/UDP probes. Regenerate (root; takes about 20 s per scenario):
+real TCP/UDP probes. Regenerate (root, in the checkout; takes about 20 s per scenario):
 
-    cd /work/main && {env}.venv/bin/python -m tests.oracle.capture_docker {outdir} [SCENARIO...]
+{command}
 
 Files per scenario:
 - `<scenario>.txt`: the host dump of the host namespace, written by `dnlint collect`'s
@@ -534,15 +691,27 @@ Files per scenario:
   `container:NAME`), `to`, `port`, `proto`, `reached` (a listener saw the probe's token),
   `delivered_to` (which listener), `seen_src` (the source address that listener saw),
   `note`; plus `connected` (TCP: the handshake completed — a proxy or a black hole can
-  complete it without delivering), `reply` (an answer came back) and `error` (the
-  prober's error: `timeout`, `Connection refused`, ...).
+  complete it without delivering), `reply` (an answer came back to the prober's socket),
+  `reply_from` (the address that answer came from), `error` (the prober's error:
+  `timeout`, `Connection refused`, `recv: timeout`, ...) and `ended`, how the attempt
+  ended on the wire: `answered`, `refused` (a TCP RST, or an ICMP port unreachable or a
+  REJECT's ICMP error), `unreachable` (an ICMP host/network unreachable, or no route in
+  the sender), `timeout` (nothing came back), `local error` (the sender's own kernel
+  refused to send), `silent` (a TCP handshake, then nothing). A UDP probe has
+  `udp_socket`: `connected` (connect() then send/recv: the kernel gives it only an
+  answer from the address it sent to, and drops one from another address) or
+  `unconnected` (sendto/recvfrom: it takes any answer, and `reply_from` says whose; with
+  IP_RECVERR it still hears an ICMP refusal).
 
 Topology: `outside` (192.0.2.2/24, eth0) -- veth -- `host` (192.0.2.1/24 on `up0`,
 default route via 192.0.2.2). The outside namespace also routes 172.16.0.0/12 via the
 host (a neighbour on the uplink can always do that), so "outside to the container IP
-directly" is a real question. Listeners: each container's namespace on tcp+udp 80 (the
-host's python run with `nsenter --net=/proc/PID/ns/net`), the host on tcp+udp 9090,
-outside on tcp+udp 9000. Probes time out after 2 s.
+directly" is a real question; scenarios marked "no route back" leave that route out, so an
+un-NATed container packet reaches outside and outside's answer has nowhere to go.
+Listeners: each container's namespace on tcp+udp 80 (the host's python run with `nsenter
+--net=/proc/PID/ns/net`, bound to 0.0.0.0, so it also answers the container's own
+127.0.0.1), the host on tcp+udp 9090, outside on tcp+udp 9000; each answers from a socket
+bound to 0.0.0.0 (the kernel picks the answer's source). Probes time out after 2 s.
 
 ## Scenarios
 """
@@ -658,6 +827,34 @@ Observed on the run these files come from; the tables above are the record.
   keeps the container's own source (fd00:db8:30::3), as in IPv4 (b).
 """
 
+FINDINGS_PROBES = """
+## Loopback, 0.0.0.0, UDP answers and routes back (both versions)
+
+- A container's own 127.0.0.1 (and ::1) is its namespace's loopback: its listener on 0.0.0.0
+  answers on port 80 (seen src 127.0.0.1), and the published port 8080 is refused at once
+  (RST; ICMP port unreachable for UDP) whatever the host publishes: the host's DNAT and
+  docker-proxy are not in that namespace.
+- The host to 0.0.0.0 (::) is the host to 127.0.0.1 (::1): Linux sends the connect() over lo
+  (seen src 127.0.0.1). A host service on 0.0.0.0 answers, and the published port behaves as
+  on 127.0.0.1 (proxy: seen src the bridge gateway; with route_localnet=0 on the bridge (c)
+  TCP times out and UDP's send() fails with EINVAL; with --iptables=false and no proxy (k),
+  dockerd's held port; `routed` (l) publishes no host port: refused).
+- A container reaches the host's services on every host address over TCP (its gateway, the
+  uplink, docker0's gateway), except under INPUT policy DROP (i). Over UDP the host's socket
+  (bound to 0.0.0.0) answers from the address of the route back, the container's own gateway:
+  a connected socket that sent to the uplink or to docker0's gateway hears nothing (timeout),
+  an unconnected one hears the answer from the gateway (`reply_from`).
+- docker-proxy over UDP: 20.10's answers a container that asked the host's uplink address
+  from the bridge address too (a, j: the connected socket times out, the unconnected one hears
+  172.18.0.1); 28's answers from the address asked. Through the kernel's DNAT (no proxy,
+  and 28's DNAT of the uplink address) conntrack turns the answer back into one from the
+  address asked; the IPv6 loopback DNAT without the proxy (o) gets no answer at all.
+- Without a route back at the outside host (p: --iptables=false, q: `routed`), un-NATed
+  egress reaches outside from the container's own address (the UDP datagram is delivered,
+  seen src 172.18.0.3) but nothing comes back: TCP times out, UDP gets no answer. With the
+  route (j, k, l) both work.
+"""
+
 # what the captures of a dockerd of at least this major version showed
 FINDINGS_BY_VERSION = {(20,): FINDINGS, (28,): FINDINGS_V28}
 
@@ -676,11 +873,14 @@ def write_readme(outdir: Path) -> None:
 
     dirs = os.environ.get("DNLINT_DOCKERD_DIR", "")
     version_line = first([dockerd_binary(), "--version"])
+    if dirs:
+        command = ("    export DNLINT_DOCKERD_DIR=$(python3 -m tests.oracle.fetch_dockerd .cache/dockerd-sid)\n"
+                   f"    .venv/bin/python -m tests.oracle.capture_docker {_rel(outdir)} [SCENARIO...]")
+    else:
+        command = f"    .venv/bin/python -m tests.oracle.capture_docker {_rel(outdir)} [SCENARIO...]"
     parts = [README_HEAD.format(version=version_line.replace("Docker version ", ""),
                                 iptables=first(["iptables", "-V"]).replace("iptables ", ""),
-                                kernel=platform.release(),
-                                outdir=_rel(outdir),
-                                env=f"DNLINT_DOCKERD_DIR={dirs} " if dirs else "")]
+                                kernel=platform.release(), command=command)]
     v6 = [sc.name for sc in SCENARIOS if sc.ipv6 and (outdir / f"{sc.name}.probes.json").exists()]
     if v6:
         parts[0] = parts[0].replace("\n## Scenarios\n", (
@@ -691,9 +891,10 @@ def write_readme(outdir: Path) -> None:
             f"{OUTSIDE_IP6}.\n\n## Scenarios\n"))
     if dirs:
         parts[0] = parts[0].replace("\n## Scenarios\n", (
-            f"\nThe daemon was not the installed one: `DNLINT_DOCKERD_DIR={dirs}` put "
-            f"`{dockerd_binary()}` ({version_line}) and its docker-proxy first on PATH "
-            "(see tests/oracle/dockerhost.py).\n\n## Scenarios\n"))
+            f"\nThe daemon was not the installed one: Debian unstable's docker.io ({version_line}), "
+            "fetched with tests/oracle/fetch_dockerd.py (apt-get download with a private sources "
+            "list, unpacked with dpkg -x, nothing installed); DNLINT_DOCKERD_DIR put its dockerd, "
+            "docker-proxy and docker CLI first on PATH (see tests/oracle/dockerhost.py).\n\n## Scenarios\n"))
     for sc in SCENARIOS:
         pj = outdir / f"{sc.name}.probes.json"
         if not pj.exists():
@@ -701,20 +902,28 @@ def write_readme(outdir: Path) -> None:
         probes = json.loads(pj.read_text())
         parts.append(f"\n### {sc.name}: {sc.title}\n\n")
         parts.append(f"dockerd flags: `{' '.join(sc.flags) or '(defaults)'}`\n")
+        if not sc.route_back:
+            parts.append("outside: no route back to 172.16.0.0/12\n")
         for n in sc.notes:
             parts.append(f"setup: `{n}`\n")
-        parts.append("\n| from | to | proto | reached | delivered to | seen src | note |\n"
-                     "|---|---|---|---|---|---|---|\n")
+        parts.append("\n| from | to | proto | reached | delivered to | seen src | answer | note |\n"
+                     "|---|---|---|---|---|---|---|---|\n")
         for p in probes:
             reached = "yes" if p["reached"] else (
                 "no (handshake completed)" if p.get("connected") else f"no ({p.get('error') or 'no answer'})")
             to = f"[{p['to']}]" if ":" in p["to"] else p["to"]
-            parts.append(f"| {p['from']} | {to}:{p['port']} | {p['proto']} | {reached} | "
-                         f"{p['delivered_to'] or ''} | {p['seen_src'] or ''} | {p['note']} |\n")
+            proto = p["proto"] + (" unconnected" if p.get("udp_socket") == "unconnected" else "")
+            if p.get("reply") and p.get("reply_from"):
+                answer = f"from {p['reply_from']}"
+            else:
+                answer = p.get("ended") or ""
+            parts.append(f"| {p['from']} | {to}:{p['port']} | {proto} | {reached} | "
+                         f"{p['delivered_to'] or ''} | {p['seen_src'] or ''} | {answer} | {p['note']} |\n")
     major = version_tuple(version_line)[:1]
     findings = [text for v, text in sorted(FINDINGS_BY_VERSION.items()) if major and major >= v]
     if findings:
         parts.append(findings[-1])
+        parts.append(FINDINGS_PROBES)
     (outdir / "README.md").write_text("".join(parts))
 
 

@@ -13,7 +13,8 @@
 Layout:  outside (192.0.2.2/24, eth0) <--veth--> host (192.0.2.1/24, up0; default via
 192.0.2.2). The outside namespace routes only its connected 192.0.2.0/24, plus (so it can
 try to reach containers directly, as a neighbour on the same link can) 172.16.0.0/12
-via the host. ``DockerHost(lab, ipv6=True)`` adds IPv6 to the uplink: host
+via the host; ``DockerHost(lab, route_back=False)`` leaves that route out (and fd00::/8's):
+an un-NATed container packet then reaches outside, whose answer has nowhere to go. ``DockerHost(lab, ipv6=True)`` adds IPv6 to the uplink: host
 2001:db8:1::1/64 (default via 2001:db8:1::2), outside 2001:db8:1::2/64 routing fd00::/8
 (the ULA range Docker networks' IPv6 subnets are taken from here) via the host; without
 it nothing IPv6 is configured (the IPv4-only captures are unchanged).
@@ -22,7 +23,8 @@ dockerd is started with ``nsenter --net=/var/run/netns/NS`` (not ``ip netns exec
 remounts /sys and hides the cgroup mounts) and its own --data-root/--exec-root/socket,
 vfs storage and an empty --config-file, so it shares nothing with any other daemon.
 ``DNLINT_DOCKERD_DIR`` runs another dockerd build: its directories (one, or several joined
-with ``:``, e.g. ``/tmp/sid/x/usr/sbin:/tmp/sid/x/usr/bin``) are put first on the PATH of
+with ``:``, as ``python -m tests.oracle.fetch_dockerd DIR`` prints them for Debian
+unstable's docker.io unpacked under DIR) are put first on the PATH of
 dockerd (so dockerd, docker-proxy, docker-init, and containerd/runc when present, come
 from there; ``--userland-proxy-path`` is passed when a docker-proxy is there) and of the
 commands the collector runs (so the dump's ``# dockerd:`` line names that build). The
@@ -168,6 +170,7 @@ class DockerHost:
     HOST_IP: str = HOST_IP
     OUTSIDE_IP: str = OUTSIDE_IP
     ipv6: bool = False  # IPv6 on the uplink too (see the module's docstring)
+    route_back: bool = True  # outside routes 172.16.0.0/12 (and fd00::/8) via the host
 
     # -- paths ------------------------------------------------------------------------
     @property
@@ -199,13 +202,15 @@ class DockerHost:
         self.host.addr(UPLINK, f"{HOST_IP}/24")
         self.outside.addr("eth0", f"{OUTSIDE_IP}/24")
         self.host.route("default", "via", OUTSIDE_IP, "dev", UPLINK)
-        self.outside.route("172.16.0.0/12", "via", HOST_IP, "dev", "eth0")
+        if self.route_back:
+            self.outside.route("172.16.0.0/12", "via", HOST_IP, "dev", "eth0")
         if self.ipv6:
             # nodad: usable at once (no tentative state while duplicate detection runs)
             self.host.ip("-6", "addr", "add", f"{HOST_IP6}/64", "dev", UPLINK, "nodad")
             self.outside.ip("-6", "addr", "add", f"{OUTSIDE_IP6}/64", "dev", "eth0", "nodad")
             self.host.route("default", "via", OUTSIDE_IP6, "dev", UPLINK)
-            self.outside.route(CONTAINER_ROUTE6, "via", HOST_IP6, "dev", "eth0")
+            if self.route_back:
+                self.outside.route(CONTAINER_ROUTE6, "via", HOST_IP6, "dev", "eth0")
         # short dir: unix socket paths are limited to 108 bytes
         self.root = Path(tempfile.mkdtemp(prefix="dnlt-dk-", dir="/tmp"))
         (self.root / "cli").mkdir()
@@ -335,8 +340,9 @@ class DockerHost:
     def listen(self, where: str, proto: str, port: int, addr: str = "0.0.0.0") -> Listener:
         return self.lab.listen(self.ctx(where), proto, port, addr=addr, tag=where)
 
-    def probe(self, where: str, proto: str, dst: str, port: int, timeout: float = 2.0) -> ProbeResult:
-        return self.lab.probe(self.ctx(where), proto, dst, port, timeout=timeout)
+    def probe(self, where: str, proto: str, dst: str, port: int, timeout: float = 2.0,
+              udp_socket: str = "connected") -> ProbeResult:
+        return self.lab.probe(self.ctx(where), proto, dst, port, timeout=timeout, udp_socket=udp_socket)
 
     def dockerd_pids(self) -> set[int]:
         """dockerd and every process under it (docker-proxy, containerd, ...)."""

@@ -28,7 +28,12 @@ namespace (source, destination after any DNAT, echo id, token from the payload);
 namespace's kernel answers the echo itself.
 
 Probes bind a known source port (``sport`` in the probe, 40000 + its index) so a rule
-matching ``--sport`` can be asked about with the same port. An ICMP echo probe uses it as
+matching ``--sport`` can be asked about with the same port. A UDP probe with
+``"udp_socket": "unconnected"`` uses sendto/recvfrom (any answer is taken, ``reply_from``
+says whose; IP_RECVERR keeps ICMP errors), otherwise connect/send/recv (the kernel gives
+the socket only an answer from the address it connected to). Every listener answers from a
+socket bound to 0.0.0.0, so the kernel picks the answer's source: for a host address that is
+not the one toward the sender (a container to the uplink address), another address. An ICMP echo probe uses it as
 its echo id, from a ping socket (net.ipv4.ping_group_range is set to admit root in every
 namespace); it is reached when its echo reply comes back within the timeout.
 
@@ -52,9 +57,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 try:
-    from tests.netns import ICMP_ECHO, PYTHON, Lab, Netns, run
+    from tests.netns import ICMP_ECHO, PYTHON, Lab, Netns, ending, run
 except ImportError:  # run from tests/ as rootdir (pytest's prepend import mode)
-    from netns import ICMP_ECHO, PYTHON, Lab, Netns, run  # type: ignore
+    from netns import ICMP_ECHO, PYTHON, Lab, Netns, ending, run  # type: ignore
 
 HOST_UP = "192.0.2.1"
 OUTSIDE_IP = "192.0.2.2"
@@ -240,7 +245,7 @@ def err(e):
         return "timeout"
     return e.strerror or type(e).__name__
 def one(p):
-    r = {"token": p["token"], "connected": False, "reply": None, "error": None,
+    r = {"token": p["token"], "connected": False, "reply": None, "reply_from": None, "error": None,
          "send_error": None, "local": None}
     s = None
     if p["proto"] == "icmp":
@@ -259,23 +264,33 @@ def one(p):
             s.sendall((p["token"] + " probe\n").encode())
             try:
                 r["reply"] = s.recv(256).decode("utf-8", "replace").strip() or None
+                if r["reply"]:
+                    r["reply_from"] = s.getpeername()[0]
             except OSError as e:
                 r["error"] = "recv: " + err(e)
         else:
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             s.settimeout(timeout)
+            msg = (p["token"] + " probe\n").encode()
             try:
                 if p.get("sport"):
                     s.bind(("0.0.0.0", p["sport"]))
-                s.connect((p["dst"], p["port"]))
-                r["local"] = s.getsockname()[0]
-                s.send((p["token"] + " probe\n").encode())
+                if p.get("udp_socket") == "unconnected":
+                    # sendto/recvfrom: any answer is taken; IP_RECVERR: ICMP errors still reported
+                    s.setsockopt(socket.IPPROTO_IP, getattr(socket, "IP_RECVERR", 11), 1)
+                    s.sendto(msg, (p["dst"], p["port"]))
+                else:
+                    s.connect((p["dst"], p["port"]))
+                    r["local"] = s.getsockname()[0]
+                    s.send(msg)
             except OSError as e:
                 r["send_error"] = err(e)
                 raise
             r["connected"] = True  # UDP: sent without a local error
             try:
-                r["reply"] = s.recv(2048).decode("utf-8", "replace").strip() or None
+                data, peer = s.recvfrom(2048)
+                r["reply"] = data.decode("utf-8", "replace").strip() or None
+                r["reply_from"] = peer[0]
             except OSError as e:
                 r["error"] = "recv: " + err(e)
     except OSError as e:
@@ -427,6 +442,8 @@ class Topology:
                 "send_error": r.get("send_error"),
                 "local": r.get("local"),
                 "reply_from": r.get("reply_from"),
+                "ended": ending(r.get("reply"), r.get("error"), r.get("send_error"),
+                                bool(r.get("connected")) and p["proto"] == "tcp"),
             })
         return results
 
