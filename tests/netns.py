@@ -291,8 +291,13 @@ def icmp_echo(dst, ident, token, timeout):
 PROBE = ICMP_ECHO + r"""
 import json, socket, sys, time
 proto, dst, port, timeout, token = sys.argv[1:6]
+opts = dict(a.split("=", 1) for a in sys.argv[6:] if "=" in a)  # sport=N, src=ADDR: bind them
 port = int(port) if port.isdigit() else 0; timeout = float(timeout)
 fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
+def bind_sport(s):
+    if opts.get("sport") or opts.get("src"):
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((opts.get("src") or ("::" if fam == socket.AF_INET6 else "0.0.0.0"), int(opts.get("sport") or 0)))
 r = {"connected": False, "reply": None, "error": None, "local": None}
 try:
     if proto == "icmp":
@@ -300,6 +305,7 @@ try:
     elif proto == "tcp":
         s = socket.socket(fam, socket.SOCK_STREAM)
         s.settimeout(timeout)
+        bind_sport(s)
         s.connect((dst, port))
         r["connected"] = True
         r["local"] = s.getsockname()[0]
@@ -311,6 +317,7 @@ try:
     else:
         s = socket.socket(fam, socket.SOCK_DGRAM)
         s.settimeout(timeout)
+        bind_sport(s)
         s.connect((dst, port))
         r["local"] = s.getsockname()[0]
         s.send((token + " probe\n").encode())
@@ -486,12 +493,15 @@ class Lab:
         return Listener(proto, addr, port, tag, p, out, ctx.label)
 
     def probe(self, ctx: NetCtx, proto: str, dst: str, port: int, timeout: float = 2.0,
-              token: str | None = None) -> ProbeResult:
+              token: str | None = None, sport: int | None = None, src: str | None = None) -> ProbeResult:
         """Connect (TCP), send (UDP) or ping (ICMP echo; ``port`` ignored) from ``ctx``;
-        bounded by ``timeout`` seconds. For ICMP ``connected`` means the echo reply came back."""
+        bounded by ``timeout`` seconds. For ICMP ``connected`` means the echo reply came back.
+        ``sport``, ``src``: a TCP/UDP probe's source port and address (default: an ephemeral
+        port, the route's source address)."""
         token = token or f"tok-{uuid.uuid4().hex[:12]}"
+        opts = [*([f"sport={sport}"] if sport else []), *([f"src={src}"] if src else [])]
         res = run([*ctx.exec_prefix, PYTHON, "-c", PROBE, proto, dst, str(port or 0), str(timeout),
-                   token], check=False, timeout=timeout * 3 + 10)
+                   token, *opts], check=False, timeout=timeout * 3 + 10)
         try:
             d = json.loads(res.stdout.strip().splitlines()[-1])
         except (ValueError, IndexError):

@@ -87,6 +87,8 @@ def _family(probe: dict) -> int:
 def _source(probe: dict) -> str:
     if probe["from"] != "outside":
         return probe["from"]
+    if probe.get("src"):  # the outside namespace sent from another of its addresses
+        return probe["src"]
     return OUTSIDE_IP6 if _family(probe) == 6 else OUTSIDE_IP
 
 
@@ -133,7 +135,7 @@ def judge(engine, p: dict) -> tuple[str, str, object] | None:
     ``engine``: an :class:`Engines` (the probe's family is picked), or one Engine."""
     try:
         eng = engine[_family(p)] if isinstance(engine, Engines) else engine
-        a = query(eng, _source(p), p["to"], p["port"], p["proto"])
+        a = query(eng, _source(p), p["to"], p["port"], p["proto"], sport=p.get("sport"))
     except Exception as exc:  # an engine crash is a finding
         return "error", f"query raised {exc!r}", None
     if a.reachable is None:
@@ -161,7 +163,7 @@ def judge(engine, p: dict) -> tuple[str, str, object] | None:
 def _regression_record(live: LiveRun, p: dict, kind: str, message: str) -> dict:
     """A probe in tests/oracle/differential.py's record format (what save_regression writes)."""
     rec = {"from": p["from"], "src": _source(p), "to": p["to"], "port": p["port"], "proto": p["proto"],
-           "sport": None, "reached": p["reached"], "delivered_to": p["delivered_to"],
+           "sport": p.get("sport"), "reached": p["reached"], "delivered_to": p["delivered_to"],
            "delivered_ip": None, "delivered_port": None, "seen_src": p["seen_src"], "note": p["note"],
            "connected": p["connected"], "reply": p["reply"], "error": p["error"], "send_error": None,
            "routed": True}  # outside routes 172.16.0.0/12 (and fd00::/8) back via the host

@@ -35,11 +35,13 @@ try:
     from tests.oracle.dockerhost import (HOST_IP, HOST_IP6, OUTSIDE_IP, OUTSIDE_IP6, UPLINK, DockerHost,
                                          docker_unavailable, dockerd_binary, installed_dockerd_version,
                                          version_tuple)
+    from tests.oracle.ufwhost import UFW_DOCKER_AFTER_RULES, Ufw, docker_fix_with_published_ports, ufw_unavailable
 except ImportError:  # run from tests/ as rootdir (pytest's prepend import mode)
     from netns import Lab, netns_unavailable  # type: ignore
     from oracle.dockerhost import (HOST_IP, HOST_IP6, OUTSIDE_IP, OUTSIDE_IP6, UPLINK, DockerHost,  # type: ignore
                                    docker_unavailable, dockerd_binary, installed_dockerd_version,
                                    version_tuple)
+    from oracle.ufwhost import UFW_DOCKER_AFTER_RULES, Ufw, docker_fix_with_published_ports, ufw_unavailable  # type: ignore
 
 HOST_PORT = 9090  # a service of the host itself
 OUT_PORT = 9000  # a service beyond the uplink
@@ -52,6 +54,8 @@ class Probe:
     port: int
     proto: str = "tcp"
     note: str = ""
+    sport: int | None = None  # a fixed source port (default: the sender's ephemeral one)
+    src: str | None = None  # a source address of the sender's (default: its route's), e.g. OUTSIDE_PRIVATE_IP
 
 
 @dataclass
@@ -65,8 +69,13 @@ class Scenario:
     notes: list[str] = field(default_factory=list)
     min_version: tuple[int, ...] = ()  # the oldest dockerd that has what the scenario uses
     ipv6: bool = False  # IPv6 on the uplink and IPv6 listeners too (DockerHost(ipv6=True))
+    extra_listeners: tuple[tuple[str, str, int], ...] = ()  # (where, proto, port) besides the usual ones
+    pre_start: Callable[[DockerHost], None] | None = None  # on the host before dockerd starts
+    requires: Callable[[], str | None] | None = None  # why the scenario cannot run here, or None
 
     def supported(self, version: tuple[int, ...]) -> bool:
+        if self.requires is not None and self.requires():
+            return False
         return not self.min_version or (bool(version) and version >= self.min_version)
 
 
@@ -358,6 +367,150 @@ def _probes_ipv6(dh, a):
     ]
 
 
+
+# ufw (Debian/Ubuntu's firewall front-end) on the Docker host: ufw runs in the host namespace
+# only, with its configuration in a private directory (tests/oracle/ufwhost.py). Every ufw
+# scenario has the same containers and listeners: web (-p 8080:80 tcp+udp, -p 8053:8053/udp,
+# listening on udp 8053 too), db (-p 5432:5432, listening on tcp 5432) and client (nothing
+# published) on net1; the host serves tcp 9090 (ufw allows it), 9091 (no rule) and 2222
+# (`ufw limit`), and the host's own ufw rules are those of a typical server: deny incoming,
+# allow ssh.
+UFW_HOST_RULES = (("default", "deny", "incoming"), ("allow", "22/tcp"), ("allow", "9090/tcp", "comment", "metrics"),
+                  ("limit", "2222/tcp"))
+UFW_LISTENERS = (("container:web", "udp", 8053), ("container:db", "tcp", 5432),
+                 ("host", "tcp", 9091), ("host", "tcp", 2222))
+OUTSIDE_PRIVATE_IP = "10.99.0.2"  # a second address of outside's: a neighbour with a private (RFC 1918) address
+UFW_ROUTE_ALLOW_80 = ("route", "allow", "proto", "tcp", "from", "any", "to", "any", "port", "80")
+
+
+def _ufw_requires() -> str | None:
+    return ufw_unavailable()
+
+
+def _ufw_containers(dh: DockerHost) -> dict:
+    dh.outside.ip("addr", "add", f"{OUTSIDE_PRIVATE_IP}/32", "dev", "eth0")
+    dh.docker("network", "create", "net1")
+    web = dh.run_container("web", network="net1", publish=("8080:80", "8080:80/udp", "8053:8053/udp"))
+    db = dh.run_container("db", network="net1", publish=("5432:5432",))
+    client = dh.run_container("client", network="net1")
+    return {"web": web.ips["net1"], "db": db.ips["net1"], "client": client.ips["net1"],
+            "gw": web.gateways["net1"], "bridge": dh.network_bridge("net1")}
+
+
+def _ufw_configure(dh: DockerHost, *, after_rules: str | None = None,
+                   rules: tuple[tuple[str, ...], ...] = ()) -> Ufw:
+    ufw = Ufw(dh.lab, dh.host)
+    if after_rules:
+        ufw.add_after_rules(after_rules)
+    for r in UFW_HOST_RULES + tuple(rules):
+        ufw(*r)
+    ufw.enable()
+    dh.ufw = ufw  # type: ignore[attr-defined]
+    return ufw
+
+
+def _ufw_setup(*, after_rules: str | None = None, rules: tuple[tuple[str, ...], ...] = (), route_rules=None):
+    """Docker first (containers running), then ufw configured and enabled, as on a host where
+    ufw is set up after Docker. ``route_rules(addresses)``: `ufw route` rules naming containers."""
+    def setup(dh: DockerHost) -> dict:
+        a = _ufw_containers(dh)
+        _ufw_configure(dh, after_rules=after_rules, rules=tuple(rules) + tuple(route_rules(a) if route_rules else ()))
+        return a
+    return setup
+
+
+def _ufw_pre_start(*, after_rules: str | None = None, rules: tuple[tuple[str, ...], ...] = ()):
+    """ufw enabled before dockerd starts (the boot order: ufw.service comes up before docker)."""
+    def pre_start(dh: DockerHost) -> None:
+        _ufw_configure(dh, after_rules=after_rules, rules=rules)
+    return pre_start
+
+
+def _ufw_probes(dh: DockerHost, a: dict) -> list[Probe]:
+    w, d, c, gw = a["web"], a["db"], a["client"], a["gw"]
+    return [
+        Probe("outside", HOST_IP, 8080, "tcp", "outside to web's published port (container port 80)"),
+        Probe("outside", HOST_IP, 8080, "udp", "outside to web's published udp port (container port 80)"),
+        Probe("outside", HOST_IP, 5432, "tcp", "outside to db's published port (container port 5432)"),
+        Probe("outside", HOST_IP, 8053, "udp", "outside to web's published udp 8053 from an ephemeral port",
+              sport=40053),
+        Probe("outside", HOST_IP, 8053, "udp", "outside to web's published udp 8053 from source port 53",
+              sport=53),
+        Probe("outside", HOST_IP, 5432, "tcp", "outside from a private source address to db's published port",
+              src=OUTSIDE_PRIVATE_IP),
+        Probe("outside", HOST_IP, 8080, "udp", "outside from a private source address to web's published udp port",
+              src=OUTSIDE_PRIVATE_IP),
+        Probe("outside", w, 80, "tcp", "outside to web's container IP directly"),
+        Probe("outside", d, 5432, "tcp", "outside to db's container IP directly"),
+        Probe("outside", c, 80, "tcp", "outside to the unpublished client container directly"),
+        Probe("outside", w, 8053, "udp", "outside to web's udp 8053 directly from source port 53", sport=53),
+        Probe("outside", HOST_IP, HOST_PORT, "tcp", "outside to a host service ufw allows (9090/tcp)"),
+        Probe("outside", HOST_IP, HOST_PORT, "udp", "outside to a host service on udp (ufw allows tcp only)"),
+        Probe("outside", HOST_IP, 9091, "tcp", "outside to a host service ufw does not allow"),
+        Probe("outside", HOST_IP, 2222, "tcp", "outside to a host service under `ufw limit` (first connection)"),
+        Probe("container:client", HOST_IP, HOST_PORT, "tcp", "container to a host service ufw allows"),
+        Probe("container:client", HOST_IP, 9091, "tcp", "container to a host service ufw does not allow"),
+        Probe("container:client", gw, HOST_PORT, "tcp", "container to an allowed host service via its gateway"),
+        Probe("container:client", w, 80, "tcp", "same network, direct"),
+        Probe("container:client", HOST_IP, 8080, "tcp", "container to web's published port via the host address"),
+        Probe("container:client", OUTSIDE_IP, OUT_PORT, "tcp", "egress to outside"),
+        Probe("container:client", OUTSIDE_IP, OUT_PORT, "udp", "egress to outside"),
+        Probe("host", "127.0.0.1", 8080, "tcp", "host to loopback:published"),
+        Probe("host", HOST_IP, 8080, "tcp", "host to its own uplink address:published"),
+        Probe("host", HOST_IP, 5432, "tcp", "host to its own uplink address:db's published port"),
+        Probe("host", w, 80, "tcp", "host to the container directly"),
+        Probe("host", OUTSIDE_IP, OUT_PORT, "tcp", "host to outside"),
+    ]
+
+
+def _ufw_scenario(name: str, title: str, setup, notes: list[str], pre_start=None) -> Scenario:
+    return Scenario(name, title, [], setup, _ufw_probes, notes=notes, extra_listeners=UFW_LISTENERS,
+                    pre_start=pre_start, requires=_ufw_requires)
+
+
+_UFW_NOTES = ["ufw default deny incoming; ufw allow 22/tcp; ufw allow 9090/tcp comment metrics; ufw limit 2222/tcp; "
+              "ufw --force enable"]
+_UFW_FIX_NOTE = ("/etc/ufw/after.rules: + the ufw-docker recipe's block (tests/oracle/ufwhost.py "
+                 "UFW_DOCKER_AFTER_RULES)")
+_UFW_CTORIG_PORTS = [("tcp", 8080)]
+_UFW_ROUTE_ACCEPT = (("default", "allow", "routed"),
+                     ("route", "deny", "proto", "tcp", "from", "any", "to", "any", "port", "5432"))
+UFW_SCENARIOS = [
+    _ufw_scenario("ufw_default", "ufw (deny incoming, allow 22, 9090; limit 2222) enabled after Docker: "
+                  "the ufw trap", _ufw_setup(), _UFW_NOTES),
+    _ufw_scenario("ufw_docker_fix", "the ufw-docker recipe's after.rules block and `ufw route allow proto tcp "
+                  "from any to any port 80`, ufw enabled after Docker",
+                  _ufw_setup(after_rules=UFW_DOCKER_AFTER_RULES, rules=(UFW_ROUTE_ALLOW_80,)),
+                  [_UFW_FIX_NOTE, "ufw " + " ".join(UFW_ROUTE_ALLOW_80)] + _UFW_NOTES),
+    _ufw_scenario("ufw_docker_fix_ufw_first", "as ufw_docker_fix, but ufw is enabled before dockerd starts "
+                  "(the boot order)", _ufw_containers,
+                  [_UFW_FIX_NOTE, "ufw " + " ".join(UFW_ROUTE_ALLOW_80)] + _UFW_NOTES
+                  + ["ufw enabled before dockerd started; containers created after"],
+                  pre_start=_ufw_pre_start(after_rules=UFW_DOCKER_AFTER_RULES, rules=(UFW_ROUTE_ALLOW_80,))),
+    _ufw_scenario("ufw_docker_ctorig", "the ufw-docker block opening published port 8080/tcp by "
+                  "`-m conntrack --ctorigdstport 8080 --ctdir ORIGINAL` in DOCKER-USER (no route rules)",
+                  _ufw_setup(after_rules=docker_fix_with_published_ports(_UFW_CTORIG_PORTS)),
+                  [_UFW_FIX_NOTE + ", plus -A DOCKER-USER -p tcp -m conntrack --ctorigdstport 8080 "
+                   "--ctdir ORIGINAL -j RETURN before its drops"] + _UFW_NOTES),
+    _ufw_scenario("ufw_route_drop", "ufw with DEFAULT_FORWARD_POLICY=DROP (the default) and `ufw route` rules: "
+                  "allow tcp to client:80,443, deny tcp to web:80 and to db:5432",
+                  _ufw_setup(route_rules=lambda a: (
+                      ("route", "allow", "proto", "tcp", "from", "any", "to", a["client"], "port", "80,443"),
+                      ("route", "deny", "proto", "tcp", "from", "any", "to", a["web"], "port", "80"),
+                      ("route", "deny", "proto", "tcp", "from", "any", "to", a["db"], "port", "5432"))),
+                  ["ufw route allow proto tcp from any to <client> port 80,443; ufw route deny proto tcp from any "
+                   "to <web> port 80; ufw route deny proto tcp from any to <db> port 5432"] + _UFW_NOTES),
+    _ufw_scenario("ufw_route_accept", "`ufw default allow routed` (DEFAULT_FORWARD_POLICY=ACCEPT), enabled after "
+                  "Docker, and `ufw route deny proto tcp from any to any port 5432`",
+                  _ufw_setup(rules=_UFW_ROUTE_ACCEPT),
+                  ["ufw default allow routed; ufw route deny proto tcp from any to any port 5432"] + _UFW_NOTES),
+    _ufw_scenario("ufw_route_accept_ufw_first", "as ufw_route_accept, but ufw is enabled before dockerd starts "
+                  "(dockerd, turning ip_forward on, sets the FORWARD policy back to DROP)", _ufw_containers,
+                  ["ufw default allow routed; ufw route deny proto tcp from any to any port 5432"] + _UFW_NOTES
+                  + ["ufw enabled before dockerd started; containers created after"],
+                  pre_start=_ufw_pre_start(rules=_UFW_ROUTE_ACCEPT)),
+]
+
 SCENARIOS: list[Scenario] = [
     Scenario("a_default", "default flags, one user network, 8080->80 tcp+udp on 0.0.0.0", [],
              _web_client("net1"), _published_probes),
@@ -404,6 +557,7 @@ SCENARIOS: list[Scenario] = [
                     f"uplink IPv6: host {HOST_IP6}/64 (default via {OUTSIDE_IP6}), outside {OUTSIDE_IP6}/64 "
                     f"routing fd00::/8 via {HOST_IP6}"]),
 ]
+SCENARIOS += UFW_SCENARIOS
 
 
 def supported_scenarios(version: tuple[int, ...] | None = None) -> list[Scenario]:
@@ -459,7 +613,7 @@ def run_live(sc: Scenario, log=print) -> LiveRun:
     """Run a scenario on a fresh dockerd in fresh namespaces (torn down before returning)."""
     t0 = time.monotonic()
     with Lab(tag=sc.name) as lab:
-        dh = DockerHost(lab, flags=sc.flags, ipv6=sc.ipv6).start()
+        dh = DockerHost(lab, flags=sc.flags, ipv6=sc.ipv6, pre_start=sc.pre_start).start()
         addrs = sc.setup(dh)
         listeners = []
         for addr in ("0.0.0.0", "::") if sc.ipv6 else ("0.0.0.0",):  # "::" is IPv6-only
@@ -469,9 +623,11 @@ def run_live(sc: Scenario, log=print) -> LiveRun:
             for proto in ("tcp", "udp"):
                 listeners.append(dh.listen("host", proto, HOST_PORT, addr=addr))
                 listeners.append(dh.listen("outside", proto, OUT_PORT, addr=addr))
+        for where, proto, port in sc.extra_listeners:
+            listeners.append(dh.listen(where, proto, port))
         results = []
         for pr in sc.probes(dh, addrs):
-            r = dh.probe(pr.frm, pr.proto, pr.to, pr.port, timeout=2.0)
+            r = dh.probe(pr.frm, pr.proto, pr.to, pr.port, timeout=2.0, sport=pr.sport, src=pr.src)
             hit = None
             # the probe's own family first (a proxy may still carry it to the other one)
             for ls in sorted(listeners, key=lambda ls: (":" in ls.addr) != (":" in pr.to)):
@@ -490,6 +646,8 @@ def run_live(sc: Scenario, log=print) -> LiveRun:
                 "connected": r.connected if pr.proto == "tcp" else None,
                 "reply": r.reply is not None,
                 "error": r.error,
+                **({"sport": pr.sport} if pr.sport else {}),
+                **({"src": pr.src} if pr.src else {}),
             })
             log(f"  {pr.frm:>17} -> {pr.to}:{pr.port}/{pr.proto}: "
                 f"{'REACHED ' + hit[0].tag + ' src ' + hit[1].src if hit else 'not reached'}"
@@ -498,6 +656,7 @@ def run_live(sc: Scenario, log=print) -> LiveRun:
         header = [f"scenario: {sc.name}: {sc.title}",
                   f"dockerd flags: {' '.join(sc.flags) or '(defaults)'}",
                   *[f"setup: {n}" for n in sc.notes],
+                  *[f"ran: {c}" for c in getattr(getattr(dh, "ufw", None), "commands", [])],
                   "captured by tests/oracle/capture_docker.py in network namespaces; "
                   "counters include the probes of <scenario>.probes.json"]
         text = dh.collect(extra_header=header)
@@ -744,8 +903,9 @@ def main(argv: list[str] | None = None) -> int:
     version = installed_dockerd_version()
     too_new = [s for s in todo if not s.supported(version)]
     for sc in too_new:
-        print(f"skipping {sc.name}: needs dockerd >= {'.'.join(map(str, sc.min_version))}, "
-              f"{dockerd_binary()} is {'.'.join(map(str, version)) or 'of an unknown version'}",
+        print(f"skipping {sc.name}: " + ((sc.requires and sc.requires()) or (
+              f"needs dockerd >= {'.'.join(map(str, sc.min_version))}, "
+              f"{dockerd_binary()} is {'.'.join(map(str, version)) or 'of an unknown version'}")),
               file=sys.stderr)
     todo = [s for s in todo if s not in too_new]
     failed = []

@@ -44,7 +44,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 try:
     from tests.netns import Lab, Listener, Netns, NetPath, ProbeResult, run
@@ -168,6 +168,9 @@ class DockerHost:
     HOST_IP: str = HOST_IP
     OUTSIDE_IP: str = OUTSIDE_IP
     ipv6: bool = False  # IPv6 on the uplink too (see the module's docstring)
+    # run on the host namespace once it is set up, before dockerd starts (a firewall that
+    # boots before Docker, e.g. ufw)
+    pre_start: "Callable[[DockerHost], None] | None" = None
 
     # -- paths ------------------------------------------------------------------------
     @property
@@ -206,6 +209,8 @@ class DockerHost:
             self.outside.ip("-6", "addr", "add", f"{OUTSIDE_IP6}/64", "dev", "eth0", "nodad")
             self.host.route("default", "via", OUTSIDE_IP6, "dev", UPLINK)
             self.outside.route(CONTAINER_ROUTE6, "via", HOST_IP6, "dev", "eth0")
+        if self.pre_start is not None:
+            self.pre_start(self)
         # short dir: unix socket paths are limited to 108 bytes
         self.root = Path(tempfile.mkdtemp(prefix="dnlt-dk-", dir="/tmp"))
         (self.root / "cli").mkdir()
@@ -335,8 +340,9 @@ class DockerHost:
     def listen(self, where: str, proto: str, port: int, addr: str = "0.0.0.0") -> Listener:
         return self.lab.listen(self.ctx(where), proto, port, addr=addr, tag=where)
 
-    def probe(self, where: str, proto: str, dst: str, port: int, timeout: float = 2.0) -> ProbeResult:
-        return self.lab.probe(self.ctx(where), proto, dst, port, timeout=timeout)
+    def probe(self, where: str, proto: str, dst: str, port: int, timeout: float = 2.0,
+              sport: int | None = None, src: str | None = None) -> ProbeResult:
+        return self.lab.probe(self.ctx(where), proto, dst, port, timeout=timeout, sport=sport, src=src)
 
     def dockerd_pids(self) -> set[int]:
         """dockerd and every process under it (docker-proxy, containerd, ...)."""
