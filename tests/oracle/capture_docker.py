@@ -442,7 +442,8 @@ def _ufw_probes(dh: DockerHost, a: dict) -> list[Probe]:
               src=OUTSIDE_PRIVATE_IP),
         Probe("outside", w, 80, "tcp", "outside to web's container IP directly"),
         Probe("outside", d, 5432, "tcp", "outside to db's container IP directly"),
-        Probe("outside", c, 80, "tcp", "outside to the unpublished client container directly"),
+        Probe("outside", c, 80, "tcp", "outside to client's port 80 directly (not published)"),
+        Probe("outside", d, 80, "tcp", "outside to db's port 80 directly (not published; db publishes 5432)"),
         Probe("outside", w, 8053, "udp", "outside to web's udp 8053 directly from source port 53", sport=53),
         Probe("outside", HOST_IP, HOST_PORT, "tcp", "outside to a host service ufw allows (9090/tcp)"),
         Probe("outside", HOST_IP, HOST_PORT, "udp", "outside to a host service on udp (ufw allows tcp only)"),
@@ -820,6 +821,49 @@ Observed on the run these files come from; the tables above are the record.
 # what the captures of a dockerd of at least this major version showed
 FINDINGS_BY_VERSION = {(20,): FINDINGS, (28,): FINDINGS_V28}
 
+FINDINGS_UFW = """
+## ufw on the Docker host (the ufw_* scenarios)
+
+ufw 0.36.2 (Debian's package) ran inside the host namespace only, with its configuration in
+a private copy (`ufw --rootdir=DIR --datadir=DIR`, tests/oracle/ufwhost.py); the system's
+/etc/ufw was not read or written. Every ufw scenario has the same host rules (deny incoming,
+allow 22/tcp and 9090/tcp, limit 2222/tcp) and containers: web (-p 8080:80 tcp+udp,
+-p 8053:8053/udp), db (-p 5432:5432) and client (nothing published) on net1. Probes marked
+"from source port 53" bound that port; "from a private source address" came from outside's
+second address 10.99.0.2 (routed by the host via its default route, as a neighbour with an
+RFC 1918 address on the uplink is).
+
+- The trap (ufw_default): every published port, TCP and UDP, is reached from outside, and so
+  is each published container port at the container's address; ufw's INPUT rules see none
+  of it. They do decide the host's own services (9090/tcp allowed, 9090/udp and 9091 dropped,
+  2222 under `ufw limit` admits a first connection), and they also drop a container's
+  connection to a published port through the host address: with the userland proxy that
+  connection is not DNATed (`-i br -j RETURN`) and meets INPUT on its way to docker-proxy.
+- `ufw route` rules without the recipe (ufw_route_drop): ufw-user-forward is reached only from
+  ufw-before-forward, after Docker's FORWARD rules have accepted every published container
+  port, so `ufw route deny ... to <web> port 80` and `... to <db> port 5432` change nothing;
+  `ufw route allow ... to <client> port 80,443` (multiport) does open the unpublished client
+  to outside, since Docker's rules let that packet fall through to ufw's chains.
+- `ufw default allow routed` (ufw_route_accept): ufw sets the FORWARD policy to ACCEPT and adds
+  `ufw-track-forward -p tcp/udp --ctstate NEW -j ACCEPT`: outside then reaches any port of any
+  container at its address. Enabled before dockerd (ufw_route_accept_ufw_first), the policy is
+  DROP again (dockerd sets it when it turns ip_forward on), but ufw-track-forward still
+  accepts, so the probes came out the same.
+- The ufw-docker recipe (ufw_docker_fix, ufw_docker_fix_ufw_first: the same answers in both
+  orders; dockerd 20.10 keeps the DOCKER-USER chain ufw wrote): an ordinary outside client
+  reaches only what `ufw route allow proto tcp from any to any port 80` opens, and that is
+  port 80 of every container by its post-DNAT port: web's 8080/tcp, and client:80 and db:80
+  at their addresses although they publish nothing there. Closed for it: 8080/udp, 5432,
+  8053/udp. But `--sport 53 --dport 1024:65535 -j RETURN` lets any datagram from source port
+  53 through to a container port above 1023 (8053/udp, published or at the container's
+  address), and `-s 10.0.0.0/8 -j RETURN` (and 172.16/12, 192.168/16) lets a neighbour with
+  a private address reach every published port (10.99.0.2 reached 5432/tcp and 8080/udp).
+- `--ctorigdstport 8080 --ctdir ORIGINAL -j RETURN` in DOCKER-USER (ufw_docker_ctorig) opens
+  the published port 8080/tcp by the port the client connected to: web is reached through
+  192.0.2.1:8080 but not at 172.18.0.2:80 (there the original port is 80), and nothing else
+  is open to an ordinary client; the recipe's two holes stay.
+"""
+
 
 def write_readme(outdir: Path) -> None:
     import platform
@@ -874,6 +918,8 @@ def write_readme(outdir: Path) -> None:
     findings = [text for v, text in sorted(FINDINGS_BY_VERSION.items()) if major and major >= v]
     if findings:
         parts.append(findings[-1])
+    if any(outdir.glob("ufw_*.probes.json")):
+        parts.append(FINDINGS_UFW)
     (outdir / "README.md").write_text("".join(parts))
 
 
