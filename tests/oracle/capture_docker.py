@@ -864,6 +864,18 @@ RFC 1918 address on the uplink is).
   is open to an ordinary client; the recipe's two holes stay.
 """
 
+FINDINGS_UFW_V28 = """
+- Docker 28 (these captures): raw PREROUTING drops `-d <container> ! -i <its bridge>`, so no
+  ufw setting opens a container's own address to outside any more: `ufw route allow ... port
+  80`, `ufw route allow ... to <client>` and `ufw default allow routed` left client:80 and
+  db:80 timing out, and the recipe's source-port-53 hole reaches 8053/udp only through the
+  published port. Published ports behave as on 20.10: the trap without the recipe, and with
+  it only `ufw route allow`'s port plus the two holes (source port 53, private sources).
+  dockerd 28 also keeps the DOCKER-USER chain ufw wrote before it started (same answers in
+  both orders), and sets the FORWARD policy to DROP under `ufw default allow routed` when it
+  starts after ufw.
+"""
+
 
 def write_readme(outdir: Path) -> None:
     import platform
@@ -919,7 +931,7 @@ def write_readme(outdir: Path) -> None:
     if findings:
         parts.append(findings[-1])
     if any(outdir.glob("ufw_*.probes.json")):
-        parts.append(FINDINGS_UFW)
+        parts.append(FINDINGS_UFW + (FINDINGS_UFW_V28 if major and major >= (28,) else ""))
     (outdir / "README.md").write_text("".join(parts))
 
 
