@@ -99,8 +99,10 @@ class PublishedPortBypassesInput(Check):
                 if _opened_on_purpose(ctx, typ.path):
                     continue  # a DOCKER-USER rule (`ufw route allow`, --ctorigdstport) opens this port
                 ans, some = typ, None
+            elif typ is not None and typ.reachable is False:
+                ans, some = _who_gets_through(ctx, eng, ans, addr, port, proto)
             else:
-                ans, some = _who_gets_through(ctx, eng, ans, typ, addr, port, proto)
+                some = None  # what an ordinary client meets is not known: the witness speaks alone
             w = ans.witness
             verdict, step = _input_verdict(eng, dev, proto, ip_int(w["src"]), ip_int(w["dst"]), w["sport"], w["dport"])
             if verdict not in ("DROP", "REJECT"):
@@ -134,8 +136,9 @@ class PublishedPortBypassesInput(Check):
                 )
                 continue
             yield self.finding(
-                f"published port {w['dst']}:{w['dport']}/{proto} looks closed ({closes} {said}) but this DNAT sends outside traffic to {dnat_t['to']} through FORWARD, "
-                f"where INPUT never applies: {who} is reachable from outside",
+                f"published port {w['dst']}:{w['dport']}/{proto} looks closed ({closes} {said}) but this DNAT "
+                f"sends outside traffic to {dnat_t['to']} through FORWARD, where INPUT never applies: {who} is "
+                "reachable from outside",
                 hit.rule.span,
                 fix=(f"Drop it where it is decided: `iptables -I DOCKER-USER -i {dev} -p {proto} -m conntrack "
                      f"--ctorigdstport {w['dport']} -j DROP`"
@@ -206,7 +209,7 @@ def _opened_on_purpose(ctx, path: list[dict]) -> bool:
     return False
 
 
-def _who_gets_through(ctx, eng, ans, typ, addr: str, port: int, proto: str):
+def _who_gets_through(ctx, eng, ans, addr: str, port: int, proto: str):
     """Which outside packets get through when an ordinary client does not: from another
     source port (a typical client's address, any port), from another address (any outside
     address, an ephemeral port). Returns (answer to show, [(DOCKER-USER rule or None, who)])."""
@@ -231,8 +234,6 @@ def _who_gets_through(ctx, eng, ans, typ, addr: str, port: int, proto: str):
         w = ans.witness
         steps = _docker_user_steps(ctx, ans.path)
         holes.append((steps[-1][1] if steps else None, f"from {w['src']} port {w['sport']}"))
-    if typ is None or typ.reachable is None:
-        holes.append((None, "(whether any client gets through is not known)"))
     return shown or ans, holes
 
 
