@@ -4,7 +4,8 @@ The offline half is tests/test_query_docker.py (dnlint against the probes record
 fixtures/docker). This test re-runs every scenario of tests/oracle/capture_docker.py
 (default flags, userland-proxy off, route_localnet off by hand, icc off, internal network,
 127.0.0.1 publish, two networks, DOCKER-USER rules, INPUT policy DROP, iptables=false,
-iptables=false + proxy off) for real: a fresh dockerd (vfs storage) in fresh network
+iptables=false + proxy off, and the ufw_* scenarios: ufw in the host namespace with its
+configuration kept in a private directory, tests/oracle/ufwhost.py) for real: a fresh dockerd (vfs storage) in fresh network
 namespaces, the scenario's containers and listeners, its probes, then the host dump
 collected by dnlint's collector; each probe is then asked of dnlint on that dump:
 
@@ -26,7 +27,8 @@ answer and dnlint's, and writes fixtures/regressions/docker-<scenario>.txt (the 
 tests/test_oracle_kernel.py::test_saved_regressions to replay without the kernel.
 
 Each scenario gets its own daemon (scenarios differ in flags and in what they do to the
-host's rules, and a fresh daemon costs ~8 s); the whole run takes about 3 minutes.
+host's rules, and a fresh daemon costs ~8 s); the whole run takes about 3 minutes, and
+about 5 more for the seven ufw scenarios (skipped, with the reason, where ufw is missing).
 ``DNLINT_DOCKER_SCENARIOS=a,c_no_proxy_no_localnet`` runs some scenarios only (by name or
 letter). ``DNLINT_DOCKERD_DIR=/tmp/sid/x/usr/sbin:/tmp/sid/x/usr/bin`` runs another dockerd
 build (tests/oracle/dockerhost.py); scenarios that need a newer daemon (``min_version``,
