@@ -28,7 +28,7 @@ tests/test_oracle_kernel.py::test_saved_regressions to replay without the kernel
 
 Each scenario gets its own daemon (scenarios differ in flags and in what they do to the
 host's rules, and a fresh daemon costs ~8 s); the whole run takes about 3 minutes, and
-about 5 more for the seven ufw scenarios (skipped, with the reason, where ufw is missing).
+about 5 more for the seven ufw scenarios (left out where ufw is not installed).
 ``DNLINT_DOCKER_SCENARIOS=a,c_no_proxy_no_localnet`` runs some scenarios only (by name or
 letter). ``DNLINT_DOCKERD_DIR=/tmp/sid/x/usr/sbin:/tmp/sid/x/usr/bin`` runs another dockerd
 build (tests/oracle/dockerhost.py); scenarios that need a newer daemon (``min_version``,
