@@ -326,11 +326,16 @@ def ending(reply, error: str | None, send_error: str | None = None, connected: b
 PROBE = ICMP_ECHO + r"""
 import json, socket, sys, time
 proto, dst, port, timeout, token = sys.argv[1:6]
-mode = sys.argv[6] if len(sys.argv) > 6 else "connected"
+mode = next((a for a in sys.argv[6:] if "=" not in a), "connected")
+opts = dict(a.split("=", 1) for a in sys.argv[6:] if "=" in a)  # sport=N, src=ADDR: bind them
 port = int(port) if port.isdigit() else 0; timeout = float(timeout)
 fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
 r = {"connected": False, "reply": None, "reply_from": None, "error": None, "send_error": None,
      "local": None}
+def bind_sport(s):
+    if opts.get("sport") or opts.get("src"):
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((opts.get("src") or ("::" if fam == socket.AF_INET6 else "0.0.0.0"), int(opts.get("sport") or 0)))
 def err(e):
     if isinstance(e, socket.timeout):
         return "timeout"
@@ -341,6 +346,7 @@ try:
     elif proto == "tcp":
         s = socket.socket(fam, socket.SOCK_STREAM)
         s.settimeout(timeout)
+        bind_sport(s)
         s.connect((dst, port))
         r["connected"] = True
         r["local"] = s.getsockname()[0]
@@ -354,6 +360,7 @@ try:
     else:
         s = socket.socket(fam, socket.SOCK_DGRAM)
         s.settimeout(timeout)
+        bind_sport(s)
         msg = (token + " probe\n").encode()
         try:
             if mode == "unconnected":
@@ -551,15 +558,19 @@ class Lab:
         return Listener(proto, addr, port, tag, p, out, ctx.label)
 
     def probe(self, ctx: NetCtx, proto: str, dst: str, port: int, timeout: float = 2.0,
-              token: str | None = None, udp_socket: str = "connected") -> ProbeResult:
+              token: str | None = None, udp_socket: str = "connected", sport: int | None = None,
+              src: str | None = None) -> ProbeResult:
         """Connect (TCP), send (UDP) or ping (ICMP echo; ``port`` ignored) from ``ctx``;
         bounded by ``timeout`` seconds. For ICMP ``connected`` means the echo reply came back.
-        ``udp_socket``: one of :data:`UDP_SOCKETS` (how a UDP probe's socket is used)."""
+        ``udp_socket``: one of :data:`UDP_SOCKETS` (how a UDP probe's socket is used).
+        ``sport``, ``src``: a TCP/UDP probe's source port and address (default: an ephemeral
+        port, the route's source address)."""
+        opts = [*([f"sport={sport}"] if sport else []), *([f"src={src}"] if src else [])]
         if udp_socket not in UDP_SOCKETS:
             raise ValueError(f"udp_socket: {udp_socket!r} is not one of {UDP_SOCKETS}")
         token = token or f"tok-{uuid.uuid4().hex[:12]}"
         res = run([*ctx.exec_prefix, PYTHON, "-c", PROBE, proto, dst, str(port or 0), str(timeout),
-                   token, udp_socket], check=False, timeout=timeout * 3 + 10)
+                   token, udp_socket, *opts], check=False, timeout=timeout * 3 + 10)
         try:
             d = json.loads(res.stdout.strip().splitlines()[-1])
         except (ValueError, IndexError):

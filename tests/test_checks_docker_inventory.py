@@ -313,6 +313,14 @@ def _dn308_containers(path: Path) -> set[str]:
     return {f.message.split()[1] for f in findings(path, "DN308")}
 
 
+def _dn308_ports(path: Path) -> set[tuple[str, int]]:
+    """(container, port) of each DN308 finding (`... reachable from outside on port 80/tcp ...`)."""
+    import re
+
+    return {(f.message.split()[1], int(re.search(r" on port (\d+)/", f.message).group(1)))
+            for f in findings(path, "DN308")}
+
+
 @pytest.mark.parametrize("captures", [DOCKER, DOCKER28])
 def test_dn308_follows_the_probes_of_unpublished_ports(captures):
     """Where the kernel let outside reach a container port nobody published (nat-unprotected on
@@ -321,15 +329,18 @@ def test_dn308_follows_the_probes_of_unpublished_ports(captures):
     for probes_file in sorted(captures.glob("*.probes.json")):
         scenario = probes_file.name[: -len(".probes.json")]
         dump = captures / f"{scenario}.txt"
-        got = _dn308_containers(dump)
+        got, ports = _dn308_containers(dump), _dn308_ports(dump)
         owner = {ip_str(e.ip, 4): e.container for e in CheckContext(load_dump(dump)).engine(4).host.endpoints}
-        for p in json.loads(probes_file.read_text()):
-            if p["from"] != "outside" or not p["to"].startswith("172.") or p["proto"] != "tcp":
-                continue
+        probes = [p for p in json.loads(probes_file.read_text())
+                  if p["from"] == "outside" and p["to"].startswith("172.") and p["proto"] == "tcp"]
+        reached_any = {owner.get(p["to"]) for p in probes if p["reached"]}
+        for p in probes:
             who = owner.get(p["to"])
             if "not published" in (p.get("note") or "") and p["reached"]:
                 assert who in got, f"{scenario}: outside reached {p['to']}:{p['port']} (unpublished), no DN308"
             if not p["reached"]:
+                assert (who, p["port"]) not in ports, f"{scenario}: outside could not reach {p['to']}:{p['port']}"
+            if who not in reached_any:
                 assert who not in got, f"{scenario}: outside could not reach {p['to']} at all, yet DN308 fired"
     if captures == DOCKER28:
         assert _dn308_containers(DOCKER28 / "m_nat_unprotected.txt") == {"client", "web"}

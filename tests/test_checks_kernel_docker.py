@@ -164,15 +164,28 @@ def _expected_dn201(scenario):
 
 
 def _expected_dn301(scenario):
-    """Outside reaches a published port on the host address while INPUT drops a host service (9090)."""
+    """Outside reaches a published port on the host address while INPUT drops a host service
+    (9090, or 9091 where ufw allows 9090).
+
+    Where DOCKER-USER filters outside traffic (some ordinary outside probe to a published port
+    was not delivered: the ufw-docker recipe), a port an ordinary client (its own address, an
+    ephemeral source port) reaches was opened there on purpose (`ufw route allow`,
+    --ctorigdstport), and the trap is a port only the other probes reach: from source port 53
+    or from a private source address."""
     probes = _probes(scenario)
     host = _host_address(scenario)
-    input_closed = any(p["from"] == "outside" and p["to"] == host and p["port"] == 9090 and not p["reached"]
-                       for p in probes)
+    input_closed = any(p["from"] == "outside" and p["to"] == host and p["port"] in (9090, 9091) and not p["reached"]
+                       and p["proto"] == "tcp" for p in probes)
     if not input_closed:
         return set()
-    return {(p["proto"], p["port"]) for p in probes if p["from"] == "outside" and p["to"] == host
-            and p["port"] != 9090 and p["reached"] and (p.get("delivered_to") or "").startswith("container:")}
+    published = [p for p in probes if p["from"] == "outside" and p["to"] == host and p["port"] not in (9090, 9091, 2222)]
+    ordinary = [p for p in published if not p.get("src") and p.get("sport") in (None, 40053)]
+    filtered = any(not p["reached"] for p in ordinary)
+    into_container = [p for p in published if p["reached"] and (p.get("delivered_to") or "").startswith("container:")]
+    if not filtered:
+        return {(p["proto"], p["port"]) for p in into_container}
+    open_to_all = {(p["proto"], p["port"]) for p in ordinary if p["reached"]}
+    return {(p["proto"], p["port"]) for p in into_container} - open_to_all
 
 
 def _expected_dn302(scenario):
@@ -197,6 +210,11 @@ def _expected_dn303(scenario):
     """TCP connections that completed the handshake and delivered nothing: a black hole."""
     return {("tcp", p["port"]) for p in _probes(scenario)
             if p["proto"] == "tcp" and p.get("connected") and not p["reached"]}
+
+
+def _has_ufw6_route_rules(dump) -> bool:
+    return any(c.name == "ufw6-user-forward" and c.rules for rs in dump.rulesets if rs.family == 6
+               for t in rs.tables for c in t.chains)
 
 
 def _forwarding_works(scenario):
@@ -234,10 +252,13 @@ def test_findings_agree_with_the_kernel(scenario):
 
     # route_localnet=1 exposes nothing here: no service is bound to 127.0.0.1 only
     assert got["DN202"] == [], f"{scenario}: DN202"
-    # forwarding is on in every capture (ip_forward=1); where a probe crossed FORWARD, DN203 must be quiet
+    # forwarding is on in every capture (ip_forward=1); where a probe crossed FORWARD, DN203 must be quiet.
+    # IPv6 forwarding is off: only a `ufw route` rule of ufw6's (ufw6-user-forward) is then a finding
+    ipv4 = [f for f in got["DN203"] if "IPv6" not in f.message]
     if _forwarding_works(scenario):
-        assert got["DN203"] == [], f"{scenario}: DN203"
-    assert got["DN203"] == [], f"{scenario}: DN203 (ip_forward=1 in the dump)"
+        assert ipv4 == [], f"{scenario}: DN203"
+    assert ipv4 == [], f"{scenario}: DN203 (ip_forward=1 in the dump)"
+    assert len(got["DN203"]) - len(ipv4) == int(_has_ufw6_route_rules(dump)), f"{scenario}: DN203 (IPv6)"
     # bridge-nf-call-iptables=1 in the captures: icc=false did isolate (d), so DN204 stays quiet
     assert got["DN204"] == [], f"{scenario}: DN204"
 
@@ -246,6 +267,9 @@ def test_the_probes_cover_each_positive_case():
     """The derivations above are not vacuous: each code fires on at least one capture."""
     assert _expected_dn201("c_no_proxy_no_localnet")
     assert _expected_dn301("i_input_drop")
+    assert _expected_dn301("ufw_default") == {("tcp", 8080), ("udp", 8080), ("tcp", 5432), ("udp", 8053)}
+    # the ufw-docker recipe: 8080/tcp opened by `ufw route allow`, the rest open only to its holes
+    assert _expected_dn301("ufw_docker_fix") == {("udp", 8080), ("tcp", 5432), ("udp", 8053)}
     assert _expected_dn302("h_docker_user")
     assert _expected_dn303("k_no_iptables_no_proxy")
 

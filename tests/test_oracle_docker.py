@@ -5,7 +5,9 @@ fixtures/docker and fixtures/docker-v28). This test re-runs every scenario of
 tests/oracle/capture_docker.py (default flags, userland-proxy off, route_localnet off by
 hand, icc off, internal network, 127.0.0.1 publish, two networks, DOCKER-USER rules, INPUT
 policy DROP, iptables=false, iptables=false + proxy off, iptables=false without a route
-back; on Docker 28 also the gateway modes and IPv6) for real: a fresh dockerd (vfs storage)
+back; on Docker 28 also the gateway modes and IPv6; and the ufw_* scenarios: ufw in the host
+namespace with its configuration in a private directory, tests/oracle/ufwhost.py, left out where
+ufw is not installed) for real: a fresh dockerd (vfs storage)
 in fresh network namespaces, the scenario's containers and listeners, its probes, then the
 host dump collected by dnlint's collector; each probe is then asked of dnlint on that dump:
 
@@ -89,6 +91,8 @@ def _family(probe: dict) -> int:
 
 
 def _source(probe: dict) -> str:
+    if probe.get("src"):  # the outside namespace sent from another of its addresses
+        return probe["src"]
     if probe["from"] != "outside":
         return probe["from"]
     return OUTSIDE_IP6 if _family(probe) == 6 else OUTSIDE_IP
@@ -137,7 +141,7 @@ def judge(engine, p: dict) -> tuple[str, str, object] | None:
     ``engine``: an :class:`Engines` (the probe's family is picked), or one Engine."""
     try:
         eng = engine[_family(p)] if isinstance(engine, Engines) else engine
-        a = query(eng, _source(p), p["to"], p["port"], p["proto"])
+        a = query(eng, _source(p), p["to"], p["port"], p["proto"], sport=p.get("sport"))
     except Exception as exc:  # an engine crash is a finding
         return "error", f"query raised {exc!r}", None
     if a.reachable is None:
@@ -171,7 +175,7 @@ def judge(engine, p: dict) -> tuple[str, str, object] | None:
 def _regression_record(live: LiveRun, p: dict, kind: str, message: str) -> dict:
     """A probe in tests/oracle/differential.py's record format (what save_regression writes)."""
     rec = {"from": p["from"], "src": _source(p), "to": p["to"], "port": p["port"], "proto": p["proto"],
-           "sport": None, "reached": p["reached"], "delivered_to": p["delivered_to"],
+           "sport": p.get("sport"), "reached": p["reached"], "delivered_to": p["delivered_to"],
            "delivered_ip": None, "delivered_port": None, "seen_src": p["seen_src"], "note": p["note"],
            "connected": p["connected"], "reply": p["reply"], "error": p["error"], "send_error": None,
            **({"udp_socket": p["udp_socket"]} if "udp_socket" in p else {}),

@@ -338,3 +338,26 @@ def test_an_answer_that_holds_only_for_some_source_ports_says_so():
     assert ans.witness["sport"] == 53 and "source port 53" in ans.source_ports["summary"]
     other = q(text, "iface:eth0", "192.0.2.1", 5000, "udp", sport=1234)
     assert other.reachable is False and other.source_ports is None
+
+
+def test_recent_set_always_matches():
+    """xt_recent: `--set` records the source and matches (`! --set` never does), whatever the
+    list holds; only --rcheck/--update/--remove depend on history. ufw's `ufw limit` writes a
+    target-less `--set` rule before its `--update --hitcount 6` one."""
+    drop = FILTER.format(input="ACCEPT", fwd="DROP",
+                         rules="-A INPUT -p tcp --dport 22 -m recent --set --name SSH --rsource -j DROP")
+    a = ask(drop, "outside", "192.0.2.1", 22)
+    assert a.reachable is False and a.verdict == "DROP" and not a.approximated
+    assert not any("recent" in x for x in a.assumptions)
+    never = FILTER.format(input="ACCEPT", fwd="DROP",
+                          rules="-A INPUT -p tcp --dport 22 -m recent ! --set --name SSH --rsource -j DROP")
+    assert ask(never, "outside", "192.0.2.1", 22).reachable is True
+    limit = FILTER.format(input="DROP", fwd="DROP", rules=(
+        "-A INPUT -p tcp --dport 22 -m conntrack --ctstate NEW -m recent --set --name DEFAULT --rsource\n"
+        "-A INPUT -p tcp --dport 22 -m conntrack --ctstate NEW -m recent --update --seconds 30 --hitcount 6 "
+        "--name DEFAULT --rsource -j REJECT\n"
+        "-A INPUT -p tcp --dport 22 -j ACCEPT"))
+    a = ask(limit, "outside", "192.0.2.1", 22)
+    assert a.reachable is True
+    assert [x for x in a.assumptions if "recent" in x] == [
+        next(x for x in a.assumptions if "--update" in x)]  # only the --update rule is a choice

@@ -17,7 +17,9 @@ class ForwardRulesWithoutIpForward(Check):
     rules, it reports at the sysctl line. Without a forwarding sysctl in the dump it says
     nothing; nor when every rule FORWARD reaches (following its jumps) only jumps on or
     returns, deciding nothing: the skeleton Docker 27+ writes into ip6tables on a host
-    without IPv6 networks (FORWARD -> DOCKER-USER, DOCKER-FORWARD -> empty chains).
+    without IPv6 networks (FORWARD -> DOCKER-USER, DOCKER-FORWARD -> empty chains). ufw's
+    own FORWARD chains (ufw-before-forward, ufw6-track-forward...), which ufw writes on every
+    host, count as such a skeleton; the `ufw route` rules in ufw-user-forward do not.
 
     ## Why is this bad?
     With forwarding off the kernel drops every packet it would have to route before FORWARD:
@@ -87,9 +89,17 @@ class ForwardRulesWithoutIpForward(Check):
             )
 
 
+# what ufw writes into FORWARD on every host, whether it routes or not; its user's `ufw route`
+# rules live in ufw-user-forward (ufw6-user-forward for IPv6)
+UFW_USER_FORWARD = ("ufw-user-forward", "ufw6-user-forward")
+
+
 def _acts(table, chain) -> bool:
     """Does a rule reachable from ``chain`` (through jumps and gotos) do anything but jump on,
-    return or count? A FORWARD made only of such rules decides nothing, forwarding or not."""
+    return or count? A FORWARD made only of such rules, or of ufw's own skeleton (the
+    ufw-before-forward ... ufw-track-forward chains every ufw host has), decides nothing
+    anyone wrote for forwarding."""
     reachable = chains_reachable_from(table, chain.name)
     return any(r.target is not None and r.target.name != "RETURN" and r.target.name not in reachable
+               and (not name.startswith("ufw") or name in UFW_USER_FORWARD)
                for name in reachable for r in table.chain(name).rules)

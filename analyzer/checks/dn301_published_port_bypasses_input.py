@@ -1,11 +1,11 @@
 from ..engine.explore import explore
 from ..engine.query import EndpointError, query
 from ..ir import Severity, Span
-from ..model.intervals import IntervalSet, ip_int, ip_str
+from ..model.intervals import IntervalSet, cidr_interval, ip_int, ip_str
 from ..model.path import Flow, Outcome, Path
 from ..model.values import PROTOCOLS
 from ._kernel_docker import dnat_rules, flow_text, is_loopback, outside_address, rule_dst_point
-from .base import Check
+from .base import Check, chains_reachable_from
 
 
 class PublishedPortBypassesInput(Check):
@@ -19,6 +19,15 @@ class PublishedPortBypassesInput(Check):
     firewalld's chains, a DROP for that port) would drop or reject it, the port is open
     although the INPUT firewall says it is closed. The finding stands at the DNAT rule, with
     the witness flow and the INPUT rule or policy that does not apply.
+
+    The client asked about is an ordinary one first (a public address, an ephemeral source
+    port). When it gets through because a DOCKER-USER rule names the port or the container
+    (`ufw route allow ... port 80` under the ufw-docker recipe, `-m conntrack
+    --ctorigdstport 8080 -j RETURN`), the port was opened on purpose and nothing is said.
+    When DOCKER-USER stops it but lets other outside packets through, the finding names
+    them and the rule that lets them in: a source port (the recipe's `--sport 53 --dport
+    1024:65535 -j RETURN`, which anyone can send from) or private source addresses (its
+    `-s 10.0.0.0/8 -j RETURN`, which a neighbour on the uplink has).
 
     ## Why is this bad?
     DNAT happens in nat PREROUTING, before the routing decision: a packet to a published port
@@ -84,6 +93,16 @@ class PublishedPortBypassesInput(Check):
             hit = by_line.get(dnat_t["rule"]["line"])
             if hit is None or hit.rule.span.line in reported:
                 continue
+            # any client beyond the uplink, or only some (a DOCKER-USER filter with a hole)?
+            typ = _typical_answer(eng, host, dev, addr, port, proto)
+            if typ is not None and typ.reachable is True and typ.delivered:
+                if _opened_on_purpose(ctx, typ.path):
+                    continue  # a DOCKER-USER rule (`ufw route allow`, --ctorigdstport) opens this port
+                ans, some = typ, None
+            elif typ is not None and typ.reachable is False:
+                ans, some = _who_gets_through(ctx, eng, ans, addr, port, proto)
+            else:
+                some = None  # what an ordinary client meets is not known: the witness speaks alone
             w = ans.witness
             verdict, step = _input_verdict(eng, dev, proto, ip_int(w["src"]), ip_int(w["dst"]), w["sport"], w["dport"])
             if verdict not in ("DROP", "REJECT"):
@@ -95,19 +114,131 @@ class PublishedPortBypassesInput(Check):
                 closes = f"{step.table} {step.chain} #{step.index} (line {step.line}, {verdict})"
             else:
                 closes = f"INPUT ({verdict})"
+            ufw = _has_ufw(ctx)
+            said = f"would {verdict.lower()} it" + ("; no `ufw allow` covers it" if ufw else "")
             d = ans.delivered
             who = f"container {d['container']}" if d.get("container") else f"{d['ip']}:{d['port']}"
             related = (Span(hit.rule.span.file, step.line),) if step is not None and step.line else ()
+            if some is not None:
+                related += tuple(Span(hit.rule.span.file, r.span.line) for r, _who in some if r is not None)
+                clients = " and ".join(who.rstrip(",") + (f" ({_rule_said(r)})" if r is not None else "")
+                                       for r, who in some)
+                yield self.finding(
+                    f"published port {w['dst']}:{w['dport']}/{proto} looks closed ({closes} {said}) and "
+                    f"DOCKER-USER drops it for ordinary clients, but lets outside packets {clients} through "
+                    f"to {dnat_t['to']}: {who} is reachable from outside by those",
+                    hit.rule.span,
+                    fix=("Narrow the DOCKER-USER rule that lets them through: a source-port match is spoofable "
+                         "(anyone can send from port 53), and a private source range takes in neighbours on the "
+                         f"uplink too (`! -i {dev}` keeps it to the host's own bridges)."),
+                    flow=flow_text(ans, "outside"),
+                    related=related,
+                )
+                continue
             yield self.finding(
-                f"published port {w['dst']}:{w['dport']}/{proto} looks closed ({closes} would "
-                f"{verdict.lower()} it) but this DNAT sends outside traffic to {dnat_t['to']} through FORWARD, "
-                f"where INPUT never applies: {who} is reachable from outside",
+                f"published port {w['dst']}:{w['dport']}/{proto} looks closed ({closes} {said}) but this DNAT "
+                f"sends outside traffic to {dnat_t['to']} through FORWARD, where INPUT never applies: {who} is "
+                "reachable from outside",
                 hit.rule.span,
                 fix=(f"Drop it where it is decided: `iptables -I DOCKER-USER -i {dev} -p {proto} -m conntrack "
-                     f"--ctorigdstport {w['dport']} -j DROP`, or publish it on 127.0.0.1 only."),
+                     f"--ctorigdstport {w['dport']} -j DROP`"
+                     + (" (with ufw: `ufw route` rules see it only once after.rules sends DOCKER-USER to "
+                        "ufw-user-forward, as the ufw-docker recipe does)" if ufw else "")
+                     + ", or publish it on 127.0.0.1 only."),
                 flow=flow_text(ans, "outside"),
                 related=related,
             )
+
+
+# a client of the internet: a public address (TEST-NET-2) and an ephemeral source port
+TYPICAL_CLIENT = "198.51.100.7"
+EPHEMERAL_PORT = 40000
+PRIVATE = [cidr_interval(c, 4) for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]
+DPORT_OPTIONS = {"--dport", "--destination-port", "--dports", "--destination-ports", "--ctorigdstport"}
+SPORT_OPTIONS = {"--sport", "--source-port", "--sports", "--source-ports", "--ctorigsrcport", "--ports"}
+
+
+def _has_ufw(ctx) -> bool:
+    filt = ctx.tables(4).get("filter")
+    return filt is not None and any(c.name == "ufw-user-input" for c in filt.chains)
+
+
+def _typical_answer(eng, host, dev: str, addr: str, port: int, proto: str):
+    """The answer for an ordinary internet client (public source, ephemeral port), or None
+    when the host does not route such an address out of the default route's interface."""
+    src = ip_int(TYPICAL_CLIENT)
+    if host.is_local(src) or host.route(src).dev != dev:
+        return None
+    try:
+        return query(eng, TYPICAL_CLIENT, addr, port, proto, sport=EPHEMERAL_PORT)
+    except EndpointError:
+        return None
+
+
+def _docker_user_steps(ctx, path: list[dict]):
+    """(step, rule) for the path's ACCEPT in DOCKER-USER or a chain it calls, or its RETURN
+    out of DOCKER-USER: the rule that let the packet through the user's filter."""
+    filt = ctx.tables(4).get("filter")
+    if filt is None or not any(c.name == "DOCKER-USER" for c in filt.chains):
+        return []
+    sub = chains_reachable_from(filt, "DOCKER-USER")
+    chains = {c.name: c for c in filt.chains}
+    out = []
+    for st in path:
+        if st.get("table") != "filter" or st.get("chain") not in sub or not st.get("index"):
+            continue
+        if st.get("action") == "ACCEPT" or (st.get("action") == "RETURN" and st["chain"] == "DOCKER-USER"):
+            rules = chains[st["chain"]].rules
+            if 0 < st["index"] <= len(rules):
+                out.append((st, rules[st["index"] - 1]))
+    return out
+
+
+def _options(rule) -> set[str]:
+    return {o.name for m in rule.matches for o in m.options if not o.negated}
+
+
+def _opened_on_purpose(ctx, path: list[dict]) -> bool:
+    """A DOCKER-USER rule naming the destination port or the container let it through (what
+    `ufw route allow ... port 80` and `--ctorigdstport 8080 -j RETURN` write)."""
+    for _st, rule in _docker_user_steps(ctx, path):
+        opts = _options(rule)
+        single_dst = rule.dst is not None and not rule.dst.negated and rule.dst.value.endswith("/32")
+        if (opts & DPORT_OPTIONS or single_dst) and not opts & SPORT_OPTIONS:
+            return True
+    return False
+
+
+def _who_gets_through(ctx, eng, ans, addr: str, port: int, proto: str):
+    """Which outside packets get through when an ordinary client does not: from another
+    source port (a typical client's address, any port), from another address (any outside
+    address, an ephemeral port). Returns (answer to show, [(DOCKER-USER rule or None, who)])."""
+    holes, shown = [], None
+    for src, sport in ((TYPICAL_CLIENT, None), ("outside", EPHEMERAL_PORT)):
+        try:
+            a = query(eng, src, addr, port, proto, sport=sport)
+        except EndpointError:
+            continue
+        if a.reachable is not True or not a.witness:
+            continue
+        w = a.witness
+        if sport is None:
+            who = f"from source port {w['sport']}"
+        else:
+            private = any(lo <= ip_int(w["src"]) <= hi for lo, hi in PRIVATE)
+            who = f"from {w['src']}" + (", a private address arriving on the uplink" if private else "")
+        steps = _docker_user_steps(ctx, a.path)
+        holes.append((steps[-1][1] if steps else None, who))
+        shown = shown or a
+    if not holes:
+        w = ans.witness
+        steps = _docker_user_steps(ctx, ans.path)
+        holes.append((steps[-1][1] if steps else None, f"from {w['src']} port {w['sport']}"))
+    return shown or ans, holes
+
+
+def _rule_said(rule) -> str:
+    return f"{rule.chain} line {rule.span.line}"
 
 
 def _candidates(ctx, host, dnats, default: str) -> list[tuple[str, str, int | None]]:

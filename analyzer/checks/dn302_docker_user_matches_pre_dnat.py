@@ -14,7 +14,10 @@ class DockerUserMatchesPreDnat(Check):
     the host port of a published port whose container port differs, or `-d` one of the
     host's own addresses. DOCKER-USER runs in FORWARD, after nat PREROUTING has DNATed the
     packet to the container's address and port, so such a rule never sees the values it
-    names. The engine's witness flow shows the packet passing by.
+    names. The engine's witness flow shows the packet passing by. A port range that is a
+    class of ports rather than a published one (1024 ports or more, such as the ufw-docker
+    recipe's `--sport 53 --dport 1024:65535`, or one that holds a container port too) does
+    match after DNAT and is left alone.
 
     ## Why is this bad?
     The rule reads like a block (or an allow) for the published port and does nothing:
@@ -82,7 +85,11 @@ class DockerUserMatchesPreDnat(Check):
                 for p, h, cip, cp in published:
                     if rproto not in (None, p) or h == cp or (p, h) in container_ports:
                         continue
-                    if any(lo <= h <= hi for lo, hi in ports):
+                    # a wide range (the ufw-docker recipe's `--sport 53 --dport 1024:65535`), or one that
+                    # also holds a container port, is not about this host port: it matches after DNAT
+                    if any(lo <= h <= hi and hi - lo < WIDE_RANGE
+                           and not any(lo <= c <= hi for q, c in container_ports if rproto in (None, q))
+                           for lo, hi in ports):
                         hits.append((p, h, cip, cp))
             seen = set()
             hits = [x for x in hits if not (x[:2] in seen or seen.add(x[:2]))]
@@ -126,6 +133,9 @@ class DockerUserMatchesPreDnat(Check):
         except Exception:
             return None
         return flow_text(ans, "outside") + f" (the DOCKER-USER {target} does not match)"
+
+
+WIDE_RANGE = 1024  # ports: a range this wide is a class of ports (unprivileged...), not a published one
 
 
 def _user_chains(filt) -> set[str]:

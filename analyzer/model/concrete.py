@@ -244,6 +244,8 @@ class ConcreteRun:
         if not m.known or mod == "?":
             free.add(f"module {mod}")
             return True
+        if mod == "recent" and m.option("--set") is not None:
+            return not m.option("--set").negated  # xt_recent: --set always matches (see matches.py)
         if mod in STATEFUL:
             free.add(f"-m {mod}", stateful=True)
             return True

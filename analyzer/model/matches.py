@@ -4,7 +4,7 @@ Each rule becomes a :class:`Compiled`: the header-space part as boxes (per-field
 :class:`IntervalSet`, a disjunction of boxes for the rare ``multiport --ports``), the
 parts that are concrete on any one path (interfaces, conntrack state, marks, bridge
 flags), the *stateful* parts whose outcome depends on traffic history rather than on the
-packet (``limit``, ``statistic``, ``recent``: either outcome can happen), and the
+packet (``limit``, ``statistic``, ``recent`` but for its ``--set``: either outcome can happen), and the
 *unknown* parts dnlint does not model, which make an answer "possible" rather than proved.
 """
 
@@ -304,6 +304,12 @@ class RuleCompiler:
             return
         if mod == "set":
             self._set_match(c, m)
+            return
+        if mod == "recent" and m.option("--set") is not None:
+            # xt_recent's recent_mt(): --set adds or refreshes the entry and returns !invert,
+            # whatever the list held before
+            if m.option("--set").negated:
+                c.boxes = []
             return
         if mod in STATEFUL_MODULES:
             text = " ".join(f"{'! ' if o.negated else ''}{o.name} {' '.join(o.args)}".strip() for o in m.options)

@@ -36,11 +36,13 @@ try:
     from tests.oracle.dockerhost import (HOST_IP, HOST_IP6, OUTSIDE_IP, OUTSIDE_IP6, UPLINK, DockerHost,
                                          docker_unavailable, dockerd_binary, installed_dockerd_version,
                                          version_tuple)
+    from tests.oracle.ufwhost import UFW_DOCKER_AFTER_RULES, Ufw, docker_fix_with_published_ports, ufw_unavailable
 except ImportError:  # run from tests/ as rootdir (pytest's prepend import mode)
     from netns import Lab, netns_unavailable  # type: ignore
     from oracle.dockerhost import (HOST_IP, HOST_IP6, OUTSIDE_IP, OUTSIDE_IP6, UPLINK, DockerHost,  # type: ignore
                                    docker_unavailable, dockerd_binary, installed_dockerd_version,
                                    version_tuple)
+    from oracle.ufwhost import UFW_DOCKER_AFTER_RULES, Ufw, docker_fix_with_published_ports, ufw_unavailable  # type: ignore
 
 HOST_PORT = 9090  # a service of the host itself
 OUT_PORT = 9000  # a service beyond the uplink
@@ -54,6 +56,8 @@ class Probe:
     proto: str = "tcp"
     note: str = ""
     udp_socket: str = "connected"  # UDP: "connected" (connect/send/recv) or "unconnected" (sendto/recvfrom)
+    sport: int | None = None  # a fixed source port (default: the sender's ephemeral one)
+    src: str | None = None  # a source address of the sender's (default: its route's), e.g. OUTSIDE_PRIVATE_IP
 
 
 @dataclass
@@ -68,8 +72,13 @@ class Scenario:
     min_version: tuple[int, ...] = ()  # the oldest dockerd that has what the scenario uses
     ipv6: bool = False  # IPv6 on the uplink and IPv6 listeners too (DockerHost(ipv6=True))
     route_back: bool = True  # outside routes 172.16.0.0/12 (fd00::/8) via the host (DockerHost(route_back=))
+    extra_listeners: tuple[tuple[str, str, int], ...] = ()  # (where, proto, port) besides the usual ones
+    pre_start: Callable[[DockerHost], None] | None = None  # on the host before dockerd starts
+    requires: Callable[[], str | None] | None = None  # why the scenario cannot run here, or None
 
     def supported(self, version: tuple[int, ...]) -> bool:
+        if self.requires is not None and self.requires():
+            return False
         return not self.min_version or (bool(version) and version >= self.min_version)
 
 
@@ -540,6 +549,150 @@ SCENARIOS: list[Scenario] = [
                     f"routing fd00::/8 via {HOST_IP6}"]),
 ]
 
+# ufw (Debian/Ubuntu's firewall front-end) on the Docker host: ufw runs in the host namespace
+# only, with its configuration in a private directory (tests/oracle/ufwhost.py). Every ufw
+# scenario has the same containers and listeners: web (-p 8080:80 tcp+udp, -p 8053:8053/udp,
+# listening on udp 8053 too), db (-p 5432:5432, listening on tcp 5432) and client (nothing
+# published) on net1; the host serves tcp 9090 (ufw allows it), 9091 (no rule) and 2222
+# (`ufw limit`), and the host's own ufw rules are those of a typical server: deny incoming,
+# allow ssh.
+UFW_HOST_RULES = (("default", "deny", "incoming"), ("allow", "22/tcp"), ("allow", "9090/tcp", "comment", "metrics"),
+                  ("limit", "2222/tcp"))
+UFW_LISTENERS = (("container:web", "udp", 8053), ("container:db", "tcp", 5432),
+                 ("host", "tcp", 9091), ("host", "tcp", 2222))
+OUTSIDE_PRIVATE_IP = "10.99.0.2"  # a second address of outside's: a neighbour with a private (RFC 1918) address
+UFW_ROUTE_ALLOW_80 = ("route", "allow", "proto", "tcp", "from", "any", "to", "any", "port", "80")
+
+
+def _ufw_requires() -> str | None:
+    return ufw_unavailable()
+
+
+def _ufw_containers(dh: DockerHost) -> dict:
+    dh.outside.ip("addr", "add", f"{OUTSIDE_PRIVATE_IP}/32", "dev", "eth0")
+    dh.docker("network", "create", "net1")
+    web = dh.run_container("web", network="net1", publish=("8080:80", "8080:80/udp", "8053:8053/udp"))
+    db = dh.run_container("db", network="net1", publish=("5432:5432",))
+    client = dh.run_container("client", network="net1")
+    return {"web": web.ips["net1"], "db": db.ips["net1"], "client": client.ips["net1"],
+            "gw": web.gateways["net1"], "bridge": dh.network_bridge("net1")}
+
+
+def _ufw_configure(dh: DockerHost, *, after_rules: str | None = None,
+                   rules: tuple[tuple[str, ...], ...] = ()) -> Ufw:
+    ufw = Ufw(dh.lab, dh.host)
+    if after_rules:
+        ufw.add_after_rules(after_rules)
+    for r in UFW_HOST_RULES + tuple(rules):
+        ufw(*r)
+    ufw.enable()
+    dh.ufw = ufw  # type: ignore[attr-defined]
+    return ufw
+
+
+def _ufw_setup(*, after_rules: str | None = None, rules: tuple[tuple[str, ...], ...] = (), route_rules=None):
+    """Docker first (containers running), then ufw configured and enabled, as on a host where
+    ufw is set up after Docker. ``route_rules(addresses)``: `ufw route` rules naming containers."""
+    def setup(dh: DockerHost) -> dict:
+        a = _ufw_containers(dh)
+        _ufw_configure(dh, after_rules=after_rules, rules=tuple(rules) + tuple(route_rules(a) if route_rules else ()))
+        return a
+    return setup
+
+
+def _ufw_pre_start(*, after_rules: str | None = None, rules: tuple[tuple[str, ...], ...] = ()):
+    """ufw enabled before dockerd starts (the boot order: ufw.service comes up before docker)."""
+    def pre_start(dh: DockerHost) -> None:
+        _ufw_configure(dh, after_rules=after_rules, rules=rules)
+    return pre_start
+
+
+def _ufw_probes(dh: DockerHost, a: dict) -> list[Probe]:
+    w, d, c, gw = a["web"], a["db"], a["client"], a["gw"]
+    return [
+        Probe("outside", HOST_IP, 8080, "tcp", "outside to web's published port (container port 80)"),
+        Probe("outside", HOST_IP, 8080, "udp", "outside to web's published udp port (container port 80)"),
+        Probe("outside", HOST_IP, 5432, "tcp", "outside to db's published port (container port 5432)"),
+        Probe("outside", HOST_IP, 8053, "udp", "outside to web's published udp 8053 from an ephemeral port",
+              sport=40053),
+        Probe("outside", HOST_IP, 8053, "udp", "outside to web's published udp 8053 from source port 53",
+              sport=53),
+        Probe("outside", HOST_IP, 5432, "tcp", "outside from a private source address to db's published port",
+              src=OUTSIDE_PRIVATE_IP),
+        Probe("outside", HOST_IP, 8080, "udp", "outside from a private source address to web's published udp port",
+              src=OUTSIDE_PRIVATE_IP),
+        Probe("outside", w, 80, "tcp", "outside to web's container IP directly"),
+        Probe("outside", d, 5432, "tcp", "outside to db's container IP directly"),
+        Probe("outside", c, 80, "tcp", "outside to client's port 80 directly (not published)"),
+        Probe("outside", d, 80, "tcp", "outside to db's port 80 directly (not published; db publishes 5432)"),
+        Probe("outside", w, 8053, "udp", "outside to web's udp 8053 directly from source port 53", sport=53),
+        Probe("outside", HOST_IP, HOST_PORT, "tcp", "outside to a host service ufw allows (9090/tcp)"),
+        Probe("outside", HOST_IP, HOST_PORT, "udp", "outside to a host service on udp (ufw allows tcp only)"),
+        Probe("outside", HOST_IP, 9091, "tcp", "outside to a host service ufw does not allow"),
+        Probe("outside", HOST_IP, 2222, "tcp", "outside to a host service under `ufw limit` (first connection)"),
+        Probe("container:client", HOST_IP, HOST_PORT, "tcp", "container to a host service ufw allows"),
+        Probe("container:client", HOST_IP, 9091, "tcp", "container to a host service ufw does not allow"),
+        Probe("container:client", gw, HOST_PORT, "tcp", "container to an allowed host service via its gateway"),
+        Probe("container:client", w, 80, "tcp", "same network, direct"),
+        Probe("container:client", HOST_IP, 8080, "tcp", "container to web's published port via the host address"),
+        Probe("container:client", OUTSIDE_IP, OUT_PORT, "tcp", "egress to outside"),
+        Probe("container:client", OUTSIDE_IP, OUT_PORT, "udp", "egress to outside"),
+        Probe("host", "127.0.0.1", 8080, "tcp", "host to loopback:published"),
+        Probe("host", HOST_IP, 8080, "tcp", "host to its own uplink address:published"),
+        Probe("host", HOST_IP, 5432, "tcp", "host to its own uplink address:db's published port"),
+        Probe("host", w, 80, "tcp", "host to the container directly"),
+        Probe("host", OUTSIDE_IP, OUT_PORT, "tcp", "host to outside"),
+    ]
+
+
+def _ufw_scenario(name: str, title: str, setup, notes: list[str], pre_start=None) -> Scenario:
+    return Scenario(name, title, [], setup, _ufw_probes, notes=notes, extra_listeners=UFW_LISTENERS,
+                    pre_start=pre_start, requires=_ufw_requires)
+
+
+_UFW_NOTES = ["ufw default deny incoming; ufw allow 22/tcp; ufw allow 9090/tcp comment metrics; ufw limit 2222/tcp; "
+              "ufw --force enable"]
+_UFW_FIX_NOTE = ("/etc/ufw/after.rules: + the ufw-docker recipe's block (tests/oracle/ufwhost.py "
+                 "UFW_DOCKER_AFTER_RULES)")
+_UFW_CTORIG_PORTS = [("tcp", 8080)]
+_UFW_ROUTE_ACCEPT = (("default", "allow", "routed"),
+                     ("route", "deny", "proto", "tcp", "from", "any", "to", "any", "port", "5432"))
+UFW_SCENARIOS = [
+    _ufw_scenario("ufw_default", "ufw (deny incoming, allow 22, 9090; limit 2222) enabled after Docker: "
+                  "the ufw trap", _ufw_setup(), _UFW_NOTES),
+    _ufw_scenario("ufw_docker_fix", "the ufw-docker recipe's after.rules block and `ufw route allow proto tcp "
+                  "from any to any port 80`, ufw enabled after Docker",
+                  _ufw_setup(after_rules=UFW_DOCKER_AFTER_RULES, rules=(UFW_ROUTE_ALLOW_80,)),
+                  [_UFW_FIX_NOTE, "ufw " + " ".join(UFW_ROUTE_ALLOW_80)] + _UFW_NOTES),
+    _ufw_scenario("ufw_docker_fix_ufw_first", "as ufw_docker_fix, but ufw is enabled before dockerd starts "
+                  "(the boot order)", _ufw_containers,
+                  [_UFW_FIX_NOTE, "ufw " + " ".join(UFW_ROUTE_ALLOW_80)] + _UFW_NOTES
+                  + ["ufw enabled before dockerd started; containers created after"],
+                  pre_start=_ufw_pre_start(after_rules=UFW_DOCKER_AFTER_RULES, rules=(UFW_ROUTE_ALLOW_80,))),
+    _ufw_scenario("ufw_docker_ctorig", "the ufw-docker block opening published port 8080/tcp by "
+                  "`-m conntrack --ctorigdstport 8080 --ctdir ORIGINAL` in DOCKER-USER (no route rules)",
+                  _ufw_setup(after_rules=docker_fix_with_published_ports(_UFW_CTORIG_PORTS)),
+                  [_UFW_FIX_NOTE + ", plus -A DOCKER-USER -p tcp -m conntrack --ctorigdstport 8080 "
+                   "--ctdir ORIGINAL -j RETURN before its drops"] + _UFW_NOTES),
+    _ufw_scenario("ufw_route_drop", "ufw with DEFAULT_FORWARD_POLICY=DROP (the default) and `ufw route` rules: "
+                  "allow tcp to client:80,443, deny tcp to web:80 and to db:5432",
+                  _ufw_setup(route_rules=lambda a: (
+                      ("route", "allow", "proto", "tcp", "from", "any", "to", a["client"], "port", "80,443"),
+                      ("route", "deny", "proto", "tcp", "from", "any", "to", a["web"], "port", "80"),
+                      ("route", "deny", "proto", "tcp", "from", "any", "to", a["db"], "port", "5432"))),
+                  ["ufw route allow proto tcp from any to <client> port 80,443; ufw route deny proto tcp from any "
+                   "to <web> port 80; ufw route deny proto tcp from any to <db> port 5432"] + _UFW_NOTES),
+    _ufw_scenario("ufw_route_accept", "`ufw default allow routed` (DEFAULT_FORWARD_POLICY=ACCEPT), enabled after "
+                  "Docker, and `ufw route deny proto tcp from any to any port 5432`",
+                  _ufw_setup(rules=_UFW_ROUTE_ACCEPT),
+                  ["ufw default allow routed; ufw route deny proto tcp from any to any port 5432"] + _UFW_NOTES),
+    _ufw_scenario("ufw_route_accept_ufw_first", "as ufw_route_accept, but ufw is enabled before dockerd starts "
+                  "(dockerd, turning ip_forward on, sets the FORWARD policy back to DROP)", _ufw_containers,
+                  ["ufw default allow routed; ufw route deny proto tcp from any to any port 5432"] + _UFW_NOTES
+                  + ["ufw enabled before dockerd started; containers created after"],
+                  pre_start=_ufw_pre_start(rules=_UFW_ROUTE_ACCEPT)),
+]
+
 
 def supported_scenarios(version: tuple[int, ...] | None = None) -> list[Scenario]:
     """The scenarios the dockerd that would be started can run (all of them when its
@@ -559,6 +712,7 @@ SCENARIOS += [
              notes=[f"docker network create -o {GW_MODE}=routed net1",
                     "outside: no route to 172.16.0.0/12 (its answers to un-NATed containers have nowhere to go)"]),
 ]
+SCENARIOS += UFW_SCENARIOS
 
 # --------------------------------------------------------------------------- known disagreements
 
@@ -610,7 +764,7 @@ def run_live(sc: Scenario, log=print) -> LiveRun:
     """Run a scenario on a fresh dockerd in fresh namespaces (torn down before returning)."""
     t0 = time.monotonic()
     with Lab(tag=sc.name) as lab:
-        dh = DockerHost(lab, flags=sc.flags, ipv6=sc.ipv6, route_back=sc.route_back).start()
+        dh = DockerHost(lab, flags=sc.flags, ipv6=sc.ipv6, route_back=sc.route_back, pre_start=sc.pre_start).start()
         addrs = sc.setup(dh)
         listeners = []
         for addr in ("0.0.0.0", "::") if sc.ipv6 else ("0.0.0.0",):  # "::" is IPv6-only
@@ -620,9 +774,12 @@ def run_live(sc: Scenario, log=print) -> LiveRun:
             for proto in ("tcp", "udp"):
                 listeners.append(dh.listen("host", proto, HOST_PORT, addr=addr))
                 listeners.append(dh.listen("outside", proto, OUT_PORT, addr=addr))
+        for where, proto, port in sc.extra_listeners:
+            listeners.append(dh.listen(where, proto, port))
         results = []
         for pr in sc.probes(dh, addrs):
-            r = dh.probe(pr.frm, pr.proto, pr.to, pr.port, timeout=2.0, udp_socket=pr.udp_socket)
+            r = dh.probe(pr.frm, pr.proto, pr.to, pr.port, timeout=2.0, udp_socket=pr.udp_socket,
+                         sport=pr.sport, src=pr.src)
             hit = None
             # the probe's own family first (a proxy may still carry it to the other one)
             for ls in sorted(listeners, key=lambda ls: (":" in ls.addr) != (":" in pr.to)):
@@ -644,6 +801,8 @@ def run_live(sc: Scenario, log=print) -> LiveRun:
                 **({"udp_socket": pr.udp_socket} if pr.proto == "udp" else {}),
                 "reply_from": r.reply_from,
                 "ended": r.ended,
+                **({"sport": pr.sport} if pr.sport else {}),
+                **({"src": pr.src} if pr.src else {}),
             })
             log(f"  {pr.frm:>17} -> {pr.to}:{pr.port}/{pr.proto}"
                 f"{' (unconnected)' if pr.proto == 'udp' and pr.udp_socket != 'connected' else ''}: "
@@ -655,6 +814,7 @@ def run_live(sc: Scenario, log=print) -> LiveRun:
         header = [f"scenario: {sc.name}: {sc.title}",
                   f"dockerd flags: {' '.join(sc.flags) or '(defaults)'}",
                   *[f"setup: {n}" for n in sc.notes],
+                  *[f"ran: {c}" for c in getattr(getattr(dh, "ufw", None), "commands", [])],
                   "captured by tests/oracle/capture_docker.py in network namespaces; "
                   "counters include the probes of <scenario>.probes.json"]
         text = dh.collect(extra_header=header)
@@ -859,6 +1019,62 @@ FINDINGS_PROBES = """
 FINDINGS_BY_VERSION = {(20,): FINDINGS, (28,): FINDINGS_V28}
 
 
+FINDINGS_UFW = """
+## ufw on the Docker host (the ufw_* scenarios)
+
+ufw 0.36.2 (Debian's package) ran inside the host namespace only, with its configuration in
+a private copy (`ufw --rootdir=DIR --datadir=DIR`, tests/oracle/ufwhost.py); the system's
+/etc/ufw was not read or written. Every ufw scenario has the same host rules (deny incoming,
+allow 22/tcp and 9090/tcp, limit 2222/tcp) and containers: web (-p 8080:80 tcp+udp,
+-p 8053:8053/udp), db (-p 5432:5432) and client (nothing published) on net1. Probes marked
+"from source port 53" bound that port; "from a private source address" came from outside's
+second address 10.99.0.2 (routed by the host via its default route, as a neighbour with an
+RFC 1918 address on the uplink is).
+
+- The trap (ufw_default): every published port, TCP and UDP, is reached from outside, and so
+  is each published container port at the container's address; ufw's INPUT rules see none
+  of it. They do decide the host's own services (9090/tcp allowed, 9090/udp and 9091 dropped,
+  2222 under `ufw limit` admits a first connection), and they also drop a container's
+  connection to a published port through the host address: with the userland proxy that
+  connection is not DNATed (`-i br -j RETURN`) and meets INPUT on its way to docker-proxy.
+- `ufw route` rules without the recipe (ufw_route_drop): ufw-user-forward is reached only from
+  ufw-before-forward, after Docker's FORWARD rules have accepted every published container
+  port, so `ufw route deny ... to <web> port 80` and `... to <db> port 5432` change nothing;
+  `ufw route allow ... to <client> port 80,443` (multiport) does open the unpublished client
+  to outside, since Docker's rules let that packet fall through to ufw's chains.
+- `ufw default allow routed` (ufw_route_accept): ufw sets the FORWARD policy to ACCEPT and adds
+  `ufw-track-forward -p tcp/udp --ctstate NEW -j ACCEPT`: outside then reaches any port of any
+  container at its address. Enabled before dockerd (ufw_route_accept_ufw_first), the policy is
+  DROP again (dockerd sets it when it turns ip_forward on), but ufw-track-forward still
+  accepts, so the probes came out the same.
+- The ufw-docker recipe (ufw_docker_fix, ufw_docker_fix_ufw_first: the same answers in both
+  orders; dockerd 20.10 keeps the DOCKER-USER chain ufw wrote): an ordinary outside client
+  reaches only what `ufw route allow proto tcp from any to any port 80` opens, and that is
+  port 80 of every container by its post-DNAT port: web's 8080/tcp, and client:80 and db:80
+  at their addresses although they publish nothing there. Closed for it: 8080/udp, 5432,
+  8053/udp. But `--sport 53 --dport 1024:65535 -j RETURN` lets any datagram from source port
+  53 through to a container port above 1023 (8053/udp, published or at the container's
+  address), and `-s 10.0.0.0/8 -j RETURN` (and 172.16/12, 192.168/16) lets a neighbour with
+  a private address reach every published port (10.99.0.2 reached 5432/tcp and 8080/udp).
+- `--ctorigdstport 8080 --ctdir ORIGINAL -j RETURN` in DOCKER-USER (ufw_docker_ctorig) opens
+  the published port 8080/tcp by the port the client connected to: web is reached through
+  192.0.2.1:8080 but not at 172.18.0.2:80 (there the original port is 80), and nothing else
+  is open to an ordinary client; the recipe's two holes stay.
+"""
+
+FINDINGS_UFW_V28 = """
+- Docker 28 (these captures): raw PREROUTING drops `-d <container> ! -i <its bridge>`, so no
+  ufw setting opens a container's own address to outside any more: `ufw route allow ... port
+  80`, `ufw route allow ... to <client>` and `ufw default allow routed` left client:80 and
+  db:80 timing out, and the recipe's source-port-53 hole reaches 8053/udp only through the
+  published port. Published ports behave as on 20.10: the trap without the recipe, and with
+  it only `ufw route allow`'s port plus the two holes (source port 53, private sources).
+  dockerd 28 also keeps the DOCKER-USER chain ufw wrote before it started (same answers in
+  both orders), and sets the FORWARD policy to DROP under `ufw default allow routed` when it
+  starts after ufw.
+"""
+
+
 def write_readme(outdir: Path) -> None:
     import platform
     import subprocess
@@ -873,6 +1089,13 @@ def write_readme(outdir: Path) -> None:
 
     dirs = os.environ.get("DNLINT_DOCKERD_DIR", "")
     version_line = first([dockerd_binary(), "--version"])
+    captured = sorted(outdir.glob("*.txt"))
+    if captured:  # the daemon the captures came from, as their dumps name it
+        for line in captured[0].read_text().splitlines()[:40]:
+            if line.startswith("# dockerd: "):
+                version_line = line[len("# dockerd: "):]
+                dirs = dirs or ("fetched" if version_tuple(version_line)[:1] >= (28,) else "")
+                break
     if dirs:
         command = ("    export DNLINT_DOCKERD_DIR=$(python3 -m tests.oracle.fetch_dockerd .cache/dockerd-sid)\n"
                    f"    .venv/bin/python -m tests.oracle.capture_docker {_rel(outdir)} [SCENARIO...]")
@@ -924,6 +1147,8 @@ def write_readme(outdir: Path) -> None:
     if findings:
         parts.append(findings[-1])
         parts.append(FINDINGS_PROBES)
+    if any(outdir.glob("ufw_*.probes.json")):
+        parts.append(FINDINGS_UFW + (FINDINGS_UFW_V28 if major and major >= (28,) else ""))
     (outdir / "README.md").write_text("".join(parts))
 
 
@@ -953,8 +1178,9 @@ def main(argv: list[str] | None = None) -> int:
     version = installed_dockerd_version()
     too_new = [s for s in todo if not s.supported(version)]
     for sc in too_new:
-        print(f"skipping {sc.name}: needs dockerd >= {'.'.join(map(str, sc.min_version))}, "
-              f"{dockerd_binary()} is {'.'.join(map(str, version)) or 'of an unknown version'}",
+        print(f"skipping {sc.name}: " + ((sc.requires and sc.requires()) or (
+              f"needs dockerd >= {'.'.join(map(str, sc.min_version))}, "
+              f"{dockerd_binary()} is {'.'.join(map(str, version)) or 'of an unknown version'}")),
               file=sys.stderr)
     todo = [s for s in todo if s not in too_new]
     failed = []

@@ -46,7 +46,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 try:
     from tests.netns import Lab, Listener, Netns, NetPath, ProbeResult, run
@@ -171,6 +171,9 @@ class DockerHost:
     OUTSIDE_IP: str = OUTSIDE_IP
     ipv6: bool = False  # IPv6 on the uplink too (see the module's docstring)
     route_back: bool = True  # outside routes 172.16.0.0/12 (and fd00::/8) via the host
+    # run on the host namespace once it is set up, before dockerd starts (a firewall that
+    # boots before Docker, e.g. ufw)
+    pre_start: "Callable[[DockerHost], None] | None" = None
 
     # -- paths ------------------------------------------------------------------------
     @property
@@ -211,6 +214,8 @@ class DockerHost:
             self.host.route("default", "via", OUTSIDE_IP6, "dev", UPLINK)
             if self.route_back:
                 self.outside.route(CONTAINER_ROUTE6, "via", HOST_IP6, "dev", "eth0")
+        if self.pre_start is not None:
+            self.pre_start(self)
         # short dir: unix socket paths are limited to 108 bytes
         self.root = Path(tempfile.mkdtemp(prefix="dnlt-dk-", dir="/tmp"))
         (self.root / "cli").mkdir()
@@ -341,8 +346,9 @@ class DockerHost:
         return self.lab.listen(self.ctx(where), proto, port, addr=addr, tag=where)
 
     def probe(self, where: str, proto: str, dst: str, port: int, timeout: float = 2.0,
-              udp_socket: str = "connected") -> ProbeResult:
-        return self.lab.probe(self.ctx(where), proto, dst, port, timeout=timeout, udp_socket=udp_socket)
+              udp_socket: str = "connected", sport: int | None = None, src: str | None = None) -> ProbeResult:
+        return self.lab.probe(self.ctx(where), proto, dst, port, timeout=timeout, udp_socket=udp_socket,
+                              sport=sport, src=src)
 
     def dockerd_pids(self) -> set[int]:
         """dockerd and every process under it (docker-proxy, containerd, ...)."""
