@@ -50,14 +50,7 @@ def _ask(capture: str, scenario: str, ablation: str, probe: dict):
 
 # Confident wrong answers found by issue 8's probes on a narrowed dump, for the lead to fix:
 # (ablation, scenario, from, port, proto, note) -> why. Each must stay wrong until fixed.
-_V6_SERVICE = "IPv6: container to a host service on the uplink address (unconnected UDP socket: takes an answer from any address)"
-KNOWN_WRONG = {
-    (ab, sc, "container:client", 9090, "udp", _V6_SERVICE): (
-        "without `ip addr` dnlint no longer sees that the host's socket answers from fd00:db8:30::1 (the source "
-        "of its route back), not the uplink address asked, and says the connected client gets the answer; on "
-        "the whole dump it answers null, naming that")
-    for ab in ("no-addr",) for sc in ("n_ipv6", "o_ipv6_no_proxy")
-}
+KNOWN_WRONG: dict = {}  # (ablation, scenario, from, port, proto, note) -> why; empty: none is known
 
 
 @pytest.mark.parametrize("ablation", sorted(ABLATIONS))

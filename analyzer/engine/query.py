@@ -553,9 +553,11 @@ def _signal_lost(eng: Engine, origin: Origin, a: Answer, proto: str) -> str | No
         init["icmp"] = IntervalSet.point(3 * 256 + _ICMP_CODES.get(a.ends_with, 3))
         init["sport"] = init["dport"] = IntervalSet.point(0)
 
+    by_reject = a.verdict == "REJECT"
+
     def body(r):
         flow = Flow(proto="tcp" if tcp else "icmp", ctstate="ESTABLISHED" if tcp else "RELATED",
-                    ctdir="REPLY", tcpflags=0x14)
+                    ctdir="REPLY", tcpflags=0x14, looped=by_reject)
         return Path(eng.host, r, eng.compiler).from_local(flow)
 
     status, rleaf = _later_packet(eng, init, body)
@@ -983,9 +985,10 @@ def _return_route(eng: Engine, leaf: Leaf) -> tuple[str, str] | None:
         return None
     i, f = _tuples(leaf)
     src, dst = f["src"], f["dst"]
-    if host.is_local(src):
-        return None  # NATed to (or sent from) one of the host's own addresses
     bits = 32 if host.family == 4 else 128
+    if host.is_local(src) and (src in host.local_by_iface.get(d.iface, IntervalSet()) or host.iface_of_local(src)
+                               in (None, "lo")):
+        return None  # NATed to (or sent from) the host's own address on that link
     for addr, plen in host.ifaces.get(d.iface, []):
         if (addr >> (bits - plen)) == (src >> (bits - plen)):
             return None  # the source is on the link itself: the far side reaches it there
@@ -1019,7 +1022,9 @@ def _udp_answer_source(eng: Engine, leaf: Leaf) -> tuple[str, int | None]:
         return "same", None
     i, f = _tuples(leaf)
     rs, _r = eng.host.source_for(f["src"])
-    if rs is None or rs == f["dst"]:
+    if rs is None:
+        return "unknown", None  # the route back's source depends on addresses the dump does not show
+    if rs == f["dst"]:
         return "same", None  # conntrack matches the answer and translates it back
     if rs == i["dst"] and (f["src"], f["sport"]) == (i["src"], i["sport"]):
         return "same", None  # untranslated, but from the address the client sent to, straight to it
@@ -1045,12 +1050,14 @@ def _answer_from_elsewhere(eng: Engine, first: Answer, leaf: Leaf, rs: int) -> A
                   approximated=first.approximated)
 
 
-def _answer_source_unknown(eng: Engine, leaf: Leaf, rs: int) -> str:
+def _answer_source_unknown(eng: Engine, leaf: Leaf, rs: int | None) -> str:
     fam = eng.host.family
     i, f = _tuples(leaf)
+    other = (f"{ip_str(rs, fam)} (the source the route to the client picks, for a wildcard socket without "
+             "IP_PKTINFO)" if rs is not None else
+             "the source the route to the client picks (the dump does not show the host's addresses)")
     return (f"whether the server answers from {ip_str(i['dst'], fam)} (the address the client sent to) or from "
-            f"{ip_str(rs, fam)} (the source the route to the client picks, for a wildcard socket without "
-            "IP_PKTINFO) is not in the dump; a connected UDP client drops an answer from another address")
+            f"{other} is not in the dump; a connected UDP client drops an answer from another address")
 
 
 def _reply_blocked_answer(first: Answer, rleaf: Leaf, later: bool = False, udp: bool = False) -> Answer:

@@ -91,7 +91,10 @@ class Flow:
     connmark: int = 0
     bridged: bool = False
     untracked: bool = False
-    looped: bool = False  # a locally generated packet back in through lo: it keeps its conntrack entry
+    # the packet already has its conntrack entry when it meets raw (a locally generated packet back in
+    # through lo; a RST or ICMP error the REJECT target made, which nf_ct_attach gives the entry of
+    # the packet it answers): xt_CT's NOTRACK does nothing to it
+    looped: bool = False
     tcpflags: int = 0x02  # the first packet of a TCP connection is a SYN
     trace: list[Step] = field(default_factory=list)
     translations: list[Translation] = field(default_factory=list)
@@ -235,7 +238,7 @@ class Path:
             if name in ("NOTRACK", "CT") and (name == "NOTRACK" or target.option("--notrack")):
                 if flow.looped:
                     # xt_CT: "Previously seen (loopback)? Ignore." The entry made in OUTPUT stays
-                    step.action += " (no effect: the looped-back packet keeps its conntrack entry)"
+                    step.action += " (no effect: the packet already has its conntrack entry)"
                 else:
                     flow.untracked = True
                     flow.ctstate = "UNTRACKED"
