@@ -542,7 +542,9 @@ def _signal_lost(eng: Engine, origin: Origin, a: Answer, proto: str) -> str | No
     i, f = _tuples(leaf)
     tcp = a.ends_with == "tcp-reset"
     src = f["dst"]
-    if not tcp:  # an ICMP error comes from the host's address toward the sender
+    if not tcp and not eng.host.is_local(f["dst"]):
+        # __icmp_send: an error about a packet for the host comes from that packet's destination;
+        # about a forwarded one, from the source the route back to the sender picks
         rs, _r = eng.host.source_for(i["src"])
         src = rs if rs is not None else f["dst"]
     init = {"src": IntervalSet.point(src), "dst": IntervalSet.point(i["src"]),
@@ -1026,9 +1028,33 @@ def _udp_answer_source(eng: Engine, leaf: Leaf) -> tuple[str, int | None]:
         return "unknown", None  # the route back's source depends on addresses the dump does not show
     if rs == f["dst"]:
         return "same", None  # conntrack matches the answer and translates it back
-    if rs == i["dst"] and (f["src"], f["sport"]) == (i["src"], i["sport"]):
-        return "same", None  # untranslated, but from the address the client sent to, straight to it
+    if _unmatched_answer_reaches(eng, leaf, rs):
+        return "same", None  # not conntrack's reply, but it reaches the client as from where it sent
     return ("other" if d.reply_from == "route" else "unknown"), rs
+
+
+def _unmatched_answer_reaches(eng: Engine, leaf: Leaf, rs: int) -> bool:
+    """An answer from another source than the DNAT target does not match the connection: it is a
+    new packet (the nat table sees it) from the server's socket to the client's address and port.
+    Does it reach the client as coming from the address and port the client sent to?"""
+    i, f = _tuples(leaf)
+    if f["dport"] != i["dport"] or rs != i["dst"]:
+        return False  # the client would see another address or port as the answer's source
+    init = {"src": IntervalSet.point(rs), "dst": IntervalSet.point(f["src"]), "sport": IntervalSet.point(f["dport"]),
+            "dport": IntervalSet.point(f["sport"]), "proto": IntervalSet.point(PROTOCOLS["udp"])}
+
+    def body(r):
+        return Path(eng.host, r, eng.compiler).from_local(Flow(proto="udp", to_client=True))
+
+    result = explore(eng.host.family, init, body)
+    for lf in result.leaves:
+        if lf.outcome.verdict != "ACCEPT" or lf.outcome.flow.approximations:
+            return False
+        vals, st = lf.values, lf.run.st
+        got = {k: vals[st.cur[k]] for k in ("src", "sport", "dst", "dport")}
+        if got != {"src": i["dst"], "sport": i["dport"], "dst": i["src"], "dport": i["sport"]}:
+            return False
+    return bool(result.leaves)
 
 
 def _answer_from_elsewhere(eng: Engine, first: Answer, leaf: Leaf, rs: int) -> Answer:

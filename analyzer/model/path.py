@@ -96,6 +96,7 @@ class Flow:
     # the packet it answers): xt_CT's NOTRACK does nothing to it
     looped: bool = False
     tcpflags: int = 0x02  # the first packet of a TCP connection is a SYN
+    to_client: bool = False  # an answer that conntrack did not match (a new packet), bound for the client's socket
     trace: list[Step] = field(default_factory=list)
     translations: list[Translation] = field(default_factory=list)
     approximations: list[str] = field(default_factory=list)
@@ -755,7 +756,7 @@ class Path:
         ex = self.ex
         if flow.ctstate != "NEW" and (flow.ct_dst or flow.ct_src):
             return self._not_unnatted(flow)
-        if flow.ctdir == "REPLY":
+        if flow.ctdir == "REPLY" or flow.to_client:
             return Outcome("ACCEPT", flow, delivery=Delivery("socket", flow.in_iface, "the sender"))
         dst, dport = ex.point("dst"), ex.point("dport")
         proto = flow.proto
