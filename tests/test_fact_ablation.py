@@ -113,3 +113,43 @@ def test_zz_counts(capsys):
         for name in sorted(COUNTS):
             c = COUNTS[name]
             print(f"  {name:22s} {c['right']:4d} right {c['null']:4d} null {c['unnamed endpoint']:4d} unnamed")
+
+
+REGRESSIONS = ROOT / "fixtures" / "regressions"
+
+
+def _kernel_cases():
+    """The kernel oracle's saved cases (every disagreement it ever found: the hard ones), each a
+    dump from `dnlint collect` and the probes the kernel answered."""
+    return sorted(f for f in REGRESSIONS.glob("*.probes.json") if not f.name.startswith("docker-"))
+
+
+@pytest.mark.parametrize("ablation", sorted(ABLATIONS))
+def test_kernel_oracle_cases_under_ablation(ablation):
+    """The same rule on the kernel oracle's saved cases: narrowed, an answer is the kernel's or null."""
+    from oracle.differential import expected_answer
+
+    counts = COUNTS.setdefault(f"kernel cases: {ablation}", Counter())
+    wrong = []
+    for f in _kernel_cases():
+        text = f.with_name(f.name.replace(".probes.json", ".txt")).read_text()
+        dump = load_text(ablate(text, ablation), f"{f.name} [{ablation}]")
+        engines = {}
+        for p in json.loads(f.read_text()):
+            fam = endpoint_family(p["to"])
+            eng = engines.setdefault(fam, engine_for(dump, fam))
+            try:
+                a = query(eng, p["src"], p["to"], p["port"], p["proto"], sport=p.get("sport"))
+            except EndpointError:
+                counts["unnamed endpoint"] += 1
+                continue
+            want = expected_answer(p)
+            if a.reachable is None:
+                counts["null"] += 1
+            elif a.reachable is want:
+                counts["right"] += 1
+            else:
+                counts["wrong"] += 1
+                wrong.append(f"{f.name} [{ablation}]: {p['src']} -> {p['to']}:{p['port']}/{p['proto']}: kernel "
+                             f"{want}, dnlint {a.reachable} {a.verdict}")
+    assert not wrong, f"{len(wrong)} confident wrong answer(s):\n" + "\n".join(wrong[:10])

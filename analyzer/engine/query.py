@@ -35,6 +35,7 @@ class Origin:
     text: str
     no_route: str | None = None  # why the sender has no route to the destination (it sends nothing)
     alternatives: list["Origin"] | None = None  # `outside` on a bare rule set: each interface it may arrive on
+    unknown: str | None = None  # a fact of the sender's link the dump does not show (the answer turns on it)
 
 
 @dataclass
@@ -230,7 +231,17 @@ def resolve_origin(host: HostModel, text: str, dst: IntervalSet) -> Origin:
         subnets = [(e.lo, e.hi) for e in host.routes if e.dev == r.dev and e.table == "main" and e.type == "unicast"]
         gws = [a for a, _p in host.ifaces.get(r.dev, [])]
         return _bridge_origin(host, r.dev, subnets, gws, s, dst, text)
-    return Origin("iface", r.dev, s, f"{text} (via {r.dev})")
+    o = Origin("iface", r.dev, s, f"{text} (via {r.dev})")
+    if host.maybe_bridge(r.dev) is None and dst.is_point() and r.via is None and \
+            host.route(dst.min()).dev == r.dev and not host.is_local(dst.min()):
+        o.unknown = _kind_unknown(r.dev)
+    return o
+
+
+def _kind_unknown(dev: str) -> str:
+    return (f"whether {dev} is a bridge is not in the dump (no `ip -d link` section): between two addresses of its "
+            f"link the frames go over the bridge (through the host's netfilter only with br_netfilter) or, on a "
+            "plain link, never through the host")
 
 
 def _bridge_origin(host, bridge, subnets, gws, src, dst, text) -> Origin:
@@ -267,6 +278,9 @@ def _run_origin(eng: Engine, origin: Origin, proto: str, unknown_source: str | N
         flow = Flow(proto=proto)
         if unknown_source:
             flow.approximations.append(unknown_source)
+        if origin.unknown:
+            flow.approximations.append(origin.unknown)
+            flow.open_ended.append(origin.unknown)
         path = Path(host, run, eng.compiler)
         if origin.kind == "local":
             return path.from_local(flow)
@@ -488,6 +502,12 @@ def how_it_ends(host: HostModel, origin: Origin, a: Answer, proto: str) -> tuple
     v = a.verdict
     local = origin.kind == "local"
     if reason.startswith("the first packet gets through, but the connection's next packets"):
+        if v == "REJECT":  # the handshake's ACK meets a REJECT: its RST (or ICMP error) ends the connect
+            rule = _rule_at(host, b)
+            with_ = (rule.target.option("--reject-with") if rule is not None and rule.target else None)
+            kind = with_.args[0] if with_ is not None and with_.args else "icmp-port-unreachable"
+            return ("unreachable", kind) if kind in _UNREACHABLE_REJECTS else \
+                ("refused", "tcp-reset" if kind in ("tcp-reset", "tcp-rst") else kind)
         return ("connected", None) if proto in ("tcp", "sctp") else ("timeout", None)
     if reason.startswith("the reply is stopped") or v in ("ANSWER_FROM_OTHER_ADDRESS", "HAIRPIN", "NO_CONNTRACK"):
         return "timeout", None
@@ -545,21 +565,25 @@ def _signal_lost(eng: Engine, origin: Origin, a: Answer, proto: str) -> str | No
     if not tcp and not eng.host.is_local(f["dst"]):
         # __icmp_send: an error about a packet for the host comes from that packet's destination;
         # about a forwarded one, from the source the route back to the sender picks
-        rs, _r = eng.host.source_for(i["src"])
+        rs, _r = eng.host.source_for(f["src"])
         src = rs if rs is not None else f["dst"]
-    init = {"src": IntervalSet.point(src), "dst": IntervalSet.point(i["src"]),
+    # it goes to the packet's source as the host saw it; conntrack then undoes the connection's
+    # NAT on its way out (for a RELATED ICMP error, on its outer header too), as for a reply
+    undo_snat = (i["src"], i["sport"] if tcp else 0) if (f["src"], f["sport"]) != (i["src"], i["sport"]) else None
+    undo_dnat = (i["dst"], i["dport"] if tcp else 0) if tcp and (f["dst"], f["dport"]) != (i["dst"], i["dport"]) \
+        else None
+    init = {"src": IntervalSet.point(src), "dst": IntervalSet.point(f["src"]),
             "proto": IntervalSet.point(PROTOCOLS["tcp" if tcp else "icmp"])}
     if tcp:
-        init["sport"], init["dport"] = IntervalSet.point(f["dport"]), IntervalSet.point(i["sport"])
+        init["sport"], init["dport"] = IntervalSet.point(f["dport"]), IntervalSet.point(f["sport"])
     else:
         init["icmp"] = IntervalSet.point(3 * 256 + _ICMP_CODES.get(a.ends_with, 3))
         init["sport"] = init["dport"] = IntervalSet.point(0)
-
     by_reject = a.verdict == "REJECT"
 
     def body(r):
         flow = Flow(proto="tcp" if tcp else "icmp", ctstate="ESTABLISHED" if tcp else "RELATED",
-                    ctdir="REPLY", tcpflags=0x14, looped=by_reject)
+                    ctdir="REPLY", tcpflags=0x14, looped=by_reject, ct_dst=undo_snat, ct_src=undo_dnat)
         return Path(eng.host, r, eng.compiler).from_local(flow)
 
     status, rleaf = _later_packet(eng, init, body)
@@ -796,6 +820,10 @@ def _reply(eng: Engine, leaf: Leaf, proto: str) -> tuple[str, Leaf | None]:
         start = ("bridged", d.iface)
     else:
         start = ("iface", d.iface)
+        if eng.host.maybe_bridge(d.iface) is None and eng.host.route(f["src"]).dev == d.iface \
+                and eng.host.route(f["src"]).via is None and not eng.host.is_local(f["src"]):
+            # the replier answers a neighbour of its own link: over a bridge, or straight on a plain link
+            return "possible", _note_leaf(leaf, _kind_unknown(d.iface))
     status = set(o.flow.ctstatus)
     # an untracked connection (raw NOTRACK) left no conntrack entry for its reply to match
     ctstate = _untracked_reply_state(proto) if o.flow.untracked else "ESTABLISHED"
@@ -862,6 +890,19 @@ def _later_packet(eng: Engine, init: dict[str, IntervalSet], body) -> tuple[str,
         return "possible", unknown[0] if unknown else None
     blocked = result.leaves[0] if result.leaves else None
     return "blocked", blocked
+
+
+def _note_leaf(leaf: Leaf, why: str) -> Leaf:
+    """A copy of ``leaf`` whose path carries ``why`` as what it turns on (for "possible" answers)."""
+    import copy
+
+    lf = copy.copy(leaf)
+    flow = copy.copy(leaf.outcome.flow)
+    flow.approximations = [*flow.approximations, why]
+    out = copy.copy(leaf.outcome)
+    out.flow = flow
+    lf.outcome = out
+    return lf
 
 
 def _same_l2(host: HostModel, bridge: str | None, a: int, b: int) -> bool:

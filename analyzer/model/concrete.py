@@ -552,6 +552,9 @@ def replay_run(engine, origin, witness_values: dict[str, int], proto: str, free_
                       ipsets=getattr(engine.compiler, "ipsets", None), quirks=quirks,
                       nonpoint_vars=nonpoint_vars)
     flow = flow if flow is not None else Flow(proto=proto)
+    if getattr(origin, "unknown", None):  # as query._run_origin: a fact of the sender's link the dump lacks
+        flow.approximations.append(origin.unknown)
+        flow.open_ended.append(origin.unknown)
     path = Path(host, run, _NoCompiler())
     if origin.kind == "local":
         out = path.from_local(flow)

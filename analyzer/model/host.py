@@ -93,6 +93,19 @@ class HostModel:
     tables_known: set[str] = field(default_factory=lambda: {"raw", "mangle", "nat", "filter", "security"})
     main_routes_shown: bool = True  # the dump lists the main routing table (else only connected routes are known)
     outside_ifaces: list[str] = field(default_factory=list)  # a bare rule set: the interfaces `outside` may use
+    link_details: bool = False  # the dump shows link kinds (`ip -d link`): a device not listed as a bridge is none
+
+    def maybe_bridge(self, iface: str | None) -> bool | None:
+        """Is ``iface`` a bridge? None when the dump cannot tell (no link details; a name that is not
+        Docker's: docker0, br-<id>)."""
+        if iface is None or iface == "lo":
+            return False
+        if iface in self.bridges:
+            return True
+        if self.link_details:
+            return False
+        return None
+
     # Docker containers: the ports each exposes or publishes ((port, proto)), and those that share the
     # host's network namespace (--network host)
     container_ports: dict[str, set[tuple[int, str]]] = field(default_factory=dict)
@@ -447,6 +460,8 @@ def build_host(dump: HostDump, family: int = 4) -> HostModel:
     for iface in dump.facts.interfaces:
         ifaces.setdefault(iface.name, [])
     bridges = {i.name for i in dump.facts.interfaces if i.kind == "bridge"}
+    bridges |= {i.master for i in dump.facts.interfaces if i.master and i.kind in (None, "veth", "bridge_slave")
+                and not (i.master.startswith("bond"))}  # a device with ports enslaved to it
     for a in dump.facts.addresses:
         if a.family != family:
             continue
@@ -588,6 +603,7 @@ def build_host(dump: HostDump, family: int = 4) -> HostModel:
              **{c.id: c.name for c in dump.facts.docker_containers if c.id}},
         coverage=coverage, docker=docker, tables_known=tables_known, main_routes_shown=shown_main,
         outside_ifaces=implied.uplinks if implied else [],
+        link_details=any(i.kind is not None for i in dump.facts.interfaces),
         container_ports={c.name: {(b.container_port, b.proto) for b in c.ports}
                          | {(int(p.split("/")[0]), (p.split("/") + ["tcp"])[1]) for p in c.exposed
                             if p.split("/")[0].isdigit()} for c in dump.facts.docker_containers},

@@ -358,6 +358,11 @@ class Path:
                     r = self.host.route(dst)
                     nexthop = r.via if r.via is not None else dst
                 a = self.host.select_address(out, nexthop) if out else None
+                if a is not None and not self.host.addresses_known:
+                    what = (f"the address MASQUERADE takes on {out} is not in the dump (no `ip addr` section): "
+                            f"{ip_str(a, self.host.family)} stands for it")
+                    flow.approximations.append(what)
+                    flow.open_ended.append(what)  # whether the source changes decides --ctstate SNAT too
                 if a is None:
                     flow.approximations.append(f"MASQUERADE on {out}, whose address is unknown")
                     ex.rewrite_free(flow, "src")

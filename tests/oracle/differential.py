@@ -537,7 +537,7 @@ def expected(p: dict) -> bool:
 def kernel_ending(p: dict) -> str:
     """How a blocked probe ended for the prober, in dnlint's words (``how_it_ends``)."""
     e = f"{p.get('error') or ''} {p.get('send_error') or ''}"
-    if "refused" in e.lower():
+    if "refused" in e.lower() or "reset" in e.lower():  # a RST: before or just after the handshake
         return "refused"
     if "unreachable" in e.lower() or "No route" in e:
         return "unreachable"
