@@ -131,6 +131,14 @@ def load_text(data: str, file: str = "<string>", extra: list[Diagnostic] | None 
         diagnostics=tuple(diagnostics),
         nft=tuple(nft),
     )
+    if dump.nft:
+        from dataclasses import replace
+
+        from .model.nft import native_nftables_diagnostics
+
+        found = native_nftables_diagnostics(dump)
+        if found:
+            dump = replace(dump, diagnostics=dump.diagnostics + tuple(found))
     if len(lines) > 20000:
         # The IR is immutable and free of cycles: keep the garbage collector from scanning the
         # hundreds of thousands of objects of a large dump again and again afterwards.

@@ -112,6 +112,7 @@ def _parser():
 
 _OPENERS = frozenset({"table", "chain", "set", "map", "flowtable", "counter", "quota", "limit",
                       "secmark", "synproxy", "tunnel", "ct"})
+_CONF_COMMANDS = frozenset({"flush", "delete", "destroy", "add", "create", "define", "redefine", "undefine"})
 _HANDLE = re.compile(r"handle\s+(\d+)")
 _MANAGED = re.compile(r"Warning:\s+table\s+(\S+)\s+(\S+)\s+is managed by\s+(\S+?)(?:,|\s|$)")
 
@@ -372,7 +373,7 @@ def parse_nft_text(text: Text, command: str | None = None,
             continue
 
         # top level
-        if first == "table":
+        if first == "table" and code.endswith("{"):
             tree = _parse_statement(code)
             if tree is not None and tree.data == "table_open":
                 family = str(tree.children[0])
@@ -382,8 +383,12 @@ def parse_nft_text(text: Text, command: str | None = None,
                             f"{', '.join(NFT_FAMILIES)}), not {code[:80]!r}")
             i = _skip_block(lines, i) if code.endswith("{") else i
             continue
-        if code in ("flush ruleset",) or code.startswith(("flush table", "delete table", "add table")):
-            continue  # an nftables.conf's own commands before its tables
+        if first in _CONF_COMMANDS or (first == "table" and not code.endswith("{")):
+            continue  # an nftables.conf's own commands (`flush ruleset`, `table inet f` + `flush table inet f`)
+        if first == "include":
+            bad(start, col, f"{code[:80]}: the included files are not in this section; their tables are "
+                            "missing")
+            continue
         bad(start, col, f"not nft ruleset output: expected `table FAMILY NAME {{`, found {code[:80]!r}")
 
     if table is not None:
