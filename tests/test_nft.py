@@ -446,3 +446,36 @@ def test_collect_in_a_namespace_reads_its_nft_ruleset(lab, tmp_path):
     assert not dump.tables(4)  # iptables-save printed nothing
     assert any(d.code == "DN016" and "are empty but nft list ruleset holds 1 table" in d.message
                for d in dump.diagnostics)
+
+
+# --------------------------------------------------------------------------- robustness
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_SAMPLES = [p.read_text() for p in sorted(NFT.glob("*.nft")) + sorted(NFT.glob("*.json"))]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(_SAMPLES), st.data())
+def test_mutated_listings_never_crash_the_parser(sample, data):
+    """Cut, duplicate and corrupt real listings: diagnostics, never an internal error."""
+    s = sample
+    for _ in range(data.draw(st.integers(1, 5))):
+        i = data.draw(st.integers(0, max(len(s) - 1, 0)))
+        op = data.draw(st.sampled_from(["cut", "insert", "dup", "truncate"]))
+        if op == "cut":
+            s = s[:i] + s[i + data.draw(st.integers(0, 80)):]
+        elif op == "insert":
+            s = s[:i] + data.draw(st.sampled_from(["{", "}", '"', "\\", "#", ";", "\n", "table ip x {\n",
+                                                    "chain c {\n", "priority", " + ", "[", "]", ","])) + s[i:]
+        elif op == "dup":
+            j = data.draw(st.integers(i, min(len(s), i + 200)))
+            s = s[:j] + s[i:j] + s[j:]
+        else:
+            s = s[:i]
+    for kind in ("### nft list ruleset\n", "### nft -j list ruleset\n", ""):
+        dump = load_text(kind + s, "m.txt")
+        assert not [d for d in dump.diagnostics if "internal error" in d.message], dump.diagnostics
+        for d in dump.diagnostics:
+            assert d.span is None or (d.span.line >= 1 and d.span.col >= 1)

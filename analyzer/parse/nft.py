@@ -492,6 +492,14 @@ def _type_text(t) -> str:
     return str(t)
 
 
+def _s(v) -> str | None:
+    return v if isinstance(v, str) else None
+
+
+def _i(v) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
 def _locate_array(s: str) -> int | None:
     m = re.search(r'"nftables"\s*:\s*\[', s)
     return m.end() if m else None
@@ -556,7 +564,7 @@ def parse_nft_json(text: Text, command: str | None = None,
             version = body.get("version")
             continue
         if kind == "table":
-            t = _Table(family, str(body.get("name")), span, body.get("handle"))
+            t = _Table(family, str(body.get("name")), span, _i(body.get("handle")))
             flags = body.get("flags")
             if flags:
                 t.flags = tuple(flags) if isinstance(flags, list) else tuple(str(flags).split(","))
@@ -572,14 +580,14 @@ def parse_nft_json(text: Text, command: str | None = None,
                                        "listed before it", span))
             continue
         if kind == "chain":
-            c = _Chain(str(body.get("name")), span, body.get("handle"))
-            c.type = body.get("type")
-            c.hook = body.get("hook")
-            c.priority = body.get("prio") if isinstance(body.get("prio"), int) else None
-            c.policy = body.get("policy")
+            c = _Chain(str(body.get("name")), span, _i(body.get("handle")))
+            c.type = _s(body.get("type"))
+            c.hook = _s(body.get("hook"))
+            c.priority = _i(body.get("prio"))
+            c.policy = _s(body.get("policy"))
             dev = body.get("dev")
             if dev:
-                c.device = ",".join(dev) if isinstance(dev, list) else str(dev)
+                c.device = ",".join(map(str, dev)) if isinstance(dev, list) else str(dev)
             if body.get("comment"):
                 c.comment = str(body["comment"])
             if c.hook is not None and c.policy is None:
@@ -593,9 +601,9 @@ def parse_nft_json(text: Text, command: str | None = None,
                                            "which the output never listed before it", span))
                 continue
             expr = body.get("expr", [])
-            c.rules.append(NftRule(json.dumps(expr, separators=(",", ":")), span, body.get("handle")))
+            c.rules.append(NftRule(json.dumps(expr, separators=(",", ":")), span, _i(body.get("handle"))))
         elif kind in _OBJECT_KINDS:
-            o = _Object(kind, str(body.get("name")), span, body.get("handle"))
+            o = _Object(kind, str(body.get("name")), span, _i(body.get("handle")))
             if kind in ("set", "map"):
                 ty = _type_text(body.get("type"))
                 if kind == "map":
