@@ -40,6 +40,7 @@ _LIST_CHAIN = re.compile(r"Chain\s+\S+\s+\(")
 _LIST_HEADER = re.compile(r"(?:num\s+)?(?:pkts\s+bytes\s+)?target\s+prot\s+opt\b")
 _COUNT = re.compile(r"\d+[KMGTP]?$")
 _NFT_TABLE = re.compile(r"table\s+(?:ip6?|inet|arp|bridge|netdev)\s+(?:\S+|\"[^\"]*\")\s*\{")
+_QUOTED = re.compile(r'"(?:\\.|[^"\\])*"')
 _NFT_JSON = re.compile(r'\{\s*"nftables"\s*:\s*\[')
 _PROTOS = {"all", "tcp", "udp", "icmp", "udplite", "sctp", "esp", "ah", "gre", "ipv6-icmp", "icmpv6", "icmp6",
            "igmp", "ipip", "ipv6", "dccp", "mh", "ospf", "vrrp", "pim", "l2tp", "egp", "ipencap", "ipv6-frag",
@@ -288,6 +289,9 @@ def _brace_balance(line: str) -> int:
     """``{`` minus ``}`` outside double quotes and before a ``#`` comment (nft's syntax)."""
     if "{" not in line and "}" not in line:
         return 0
+    if "#" not in line:
+        bare = _QUOTED.sub("", line) if '"' in line else line
+        return bare.count("{") - bare.count("}")
     depth, quoted, esc = 0, False, False
     for ch in line:
         if quoted:

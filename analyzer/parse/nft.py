@@ -112,6 +112,7 @@ def _parser():
 
 _OPENERS = frozenset({"table", "chain", "set", "map", "flowtable", "counter", "quota", "limit",
                       "secmark", "synproxy", "tunnel", "ct"})
+_QUOTED = re.compile(r'"(?:\\.|[^"\\])*"')
 _CONF_COMMANDS = frozenset({"flush", "delete", "destroy", "add", "create", "define", "redefine", "undefine"})
 _HANDLE = re.compile(r"handle\s+(\d+)")
 _MANAGED = re.compile(r"Warning:\s+table\s+(\S+)\s+(\S+)\s+is managed by\s+(\S+?)(?:,|\s|$)")
@@ -119,6 +120,9 @@ _MANAGED = re.compile(r"Warning:\s+table\s+(\S+)\s+(\S+)\s+is managed by\s+(\S+?
 
 def _split_code(line: str) -> tuple[str, str, int]:
     """(code, comment, brace balance) of one line: ``#`` starts a comment outside quotes."""
+    if "#" not in line:
+        bare = _QUOTED.sub("", line) if '"' in line else line
+        return line.rstrip(), "", bare.count("{") - bare.count("}")
     depth = 0
     quoted = False
     i = 0
