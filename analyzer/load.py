@@ -156,6 +156,8 @@ def _notes_beside_output(block: Block, found: list[Diagnostic], notes: list[tupl
         if block.prose:
             notes.append((block.prose, block.text.span(0)))
         return []
+    if block.kind in (SectionKind.NFT, SectionKind.NFT_JSON):
+        return found  # its run is its tables, brace to brace: a line it rejects is inside one
     inside = _table_lines(block) if block.kind is SectionKind.SAVE else set()
     kept = []
     for d in found:

@@ -346,7 +346,14 @@ def test_bare_listings_are_detected_by_content():
     dump = load_text(text, "u.txt")
     assert [(s.kind, s.span.line) for s in dump.sections] == [(SectionKind.NFT, 3), (SectionKind.NFT, 126)]
     assert [len(rs.tables) for rs in dump.nft] == [6, 5]
-    assert not [d for d in dump.diagnostics if d.code in ("DN001", "DN008")]
+    assert not [d for d in dump.diagnostics if d.code == "DN001"]
+    # the prose between the two listings is one note
+    assert [d.span.line for d in dump.diagnostics if d.code == "DN008"] == [125]
+    # a broken line inside a listing pasted among notes is still an error, not a note
+    broken = text.replace("\t\ttype filter hook input priority filter; policy drop;",
+                          "\t\ttype filter hook input priority nonsense; policy drop;")
+    bad = [d for d in load_text(broken, "u.txt").diagnostics if d.code == "DN001"]
+    assert [d.span.line for d in bad] == [2 + 40]  # line 40 of kitchen.nft
 
 
 def test_transcript_prompts():
