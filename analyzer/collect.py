@@ -278,11 +278,33 @@ def _docker(c: _Collector, local_ifaces: set[str] | None = None) -> None:
         c.section(["cat", "/etc/docker/daemon.json"])
 
 
+def _nft_section(c: _Collector, argv: Sequence[str]) -> None:
+    """``nft list ruleset``: nft 1.0.6 and later print ``# Warning: table ip filter is managed by
+    iptables-nft, do not touch!`` on stderr for tables iptables-nft made; those lines (nft
+    comments) are kept after the listing, since they say which tables are iptables-nft's."""
+    res, reason, missing = c.call(argv)
+    if res is not None and reason is None and "-j" not in argv:
+        warnings = [ln.strip() for ln in (res.stderr or "").splitlines() if ln.strip().startswith("# Warning:")]
+        if warnings:
+            stdout = res.stdout if res.stdout.endswith("\n") or not res.stdout else res.stdout + "\n"
+            res = _Output(res.returncode, stdout + "\n".join(warnings) + "\n", res.stderr)
+    c.write(_cmdline(argv), res, reason, missing)
+
+
+@dataclass
+class _Output:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
 def default_commands() -> list[list[str]]:
     """The fixed part of the plan (the dynamic parts are decided while collecting)."""
     return [
         ["iptables-save", "-c"],
         ["ip6tables-save", "-c"],
+        ["nft", "list", "ruleset"],
+        ["nft", "-j", "list", "ruleset"],
         ["ipset", "save"],
         ["ip", "-o", "addr"],
         ["ip", "-d", "link", "show"],
@@ -345,8 +367,10 @@ def collect_dump(*, runner: Runner | None = None,
         mine = {"nf_tables": "iptables-nft-save", "legacy": "iptables-legacy-save"}[backend]
         if not c.call([other, "--version"])[2] and not c.call([mine, "--version"])[2]:
             c.section([other, "-c"])
+    for argv in plan[2:4]:
+        _nft_section(c, argv)
     local_ifaces: set[str] | None = None
-    for argv in plan[2:8]:
+    for argv in plan[4:10]:
         res = c.section(argv)
         if argv[:2] == ["ip", "-d"] and res is not None:  # ip -d link show
             local_ifaces = {m.group(1) for m in _LINK_NAME.finditer(res.stdout)}
@@ -356,7 +380,7 @@ def collect_dump(*, runner: Runner | None = None,
     else:
         c.placeholder(title, sysctl_reason or "no matching keys", missing=sysctl_missing)
     own = _own_netns() if runner is None else None
-    for argv in plan[8:]:
+    for argv in plan[10:]:
         if argv[0] == "ps" and own is not None:
             dropped: list[int] = []
             c.section(argv, filter=_same_netns_processes(own, dropped))

@@ -36,6 +36,8 @@ INPUT_CODES: dict[str, tuple[str, Severity, str]] = {
               "A section holds filtered output (piped through grep, head, ...): rules may be missing."),
     "DN015": ("input.truncated-save", Severity.ERROR,
               "A table of iptables-save input never reaches COMMIT: the input is cut short."),
+    "DN016": ("input.native-nftables", Severity.WARNING,
+              "Native nftables base chains the iptables model does not see; answers through their hooks are unknown."),
 }
 
 

@@ -479,6 +479,8 @@ class SectionKind(str, Enum):
     DOCKER_NETWORK = "docker-network"
     DOCKER_CONTAINER = "docker-container"
     IPSET = "ipset"
+    NFT = "nft"  # `nft list ruleset` text
+    NFT_JSON = "nft-json"  # `nft -j list ruleset`
     UNKNOWN = "unknown"
 
 
@@ -503,6 +505,112 @@ class HostDump:
     rulesets: tuple[Ruleset, ...] = ()
     facts: Facts = field(default_factory=Facts)
     diagnostics: tuple[Diagnostic, ...] = ()
+    nft: tuple["NftRuleset", ...] = ()  # native nftables, one per `nft list ruleset` section
 
     def tables(self, family: int = 4) -> tuple[Table, ...]:
         return tuple(t for rs in self.rulesets if rs.family == family for t in rs.tables)
+
+
+# --------------------------------------------------------------------------- native nftables
+#
+# What ``nft list ruleset`` / ``nft -j list ruleset`` show: every nf_tables table, the ones
+# iptables-nft made (tables filter, nat, ... of families ip/ip6 with chains INPUT, FORWARD, ...)
+# and the native ones (nftables.conf, firewalld, Docker's and kube-proxy's nftables backends).
+# Rules are kept as text; dnlint/model/nft.py tells the two kinds of table apart.
+
+NFT_FAMILIES = ("ip", "ip6", "inet", "arp", "bridge", "netdev")
+
+
+@dataclass(frozen=True, slots=True)
+class NftRule:
+    """One rule of a chain. ``text`` is the rule as nft printed it, without its ``# handle N``
+    comment (for the JSON form: the rule's ``expr`` array as compact JSON); ``handle`` is set
+    when the listing had handles (``nft -a``, always in JSON)."""
+
+    text: str
+    span: Span
+    handle: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NftChain:
+    """A chain. A base chain has ``hook`` (and ``type``, ``priority``, ``policy``); a regular
+    chain, reached only by jump/goto, has them None. ``priority`` is the number nft resolved
+    (``filter + 10`` in an ip table is 10; ``dstnat`` in a bridge table is -300)."""
+
+    name: str
+    span: Span
+    type: str | None = None  # filter, nat, route
+    hook: str | None = None  # prerouting, input, forward, output, postrouting, ingress, egress
+    priority: int | None = None
+    policy: str | None = None  # accept, drop (base chains; nft's default is accept)
+    device: str | None = None  # netdev ingress/egress: the device the hook is on
+    rules: tuple[NftRule, ...] = ()
+    handle: int | None = None
+    comment: str | None = None
+
+    @property
+    def base(self) -> bool:
+        return self.hook is not None
+
+
+@dataclass(frozen=True, slots=True)
+class NftObject:
+    """A set, map, flowtable or stateful object (counter, quota, limit, ct helper, ...) of a
+    table. ``kind`` is the word nft prints before its name (``set``, ``map``, ``flowtable``,
+    ``counter``, ``ct helper``...); ``properties`` are its other lines (``("type",
+    "ipv4_addr")``, ``("flags", "interval")``, ``("hook", "ingress priority filter")``...) in
+    order; ``elements`` are the members of a set or map, or a flowtable's devices, as nft
+    printed them (quotes removed)."""
+
+    kind: str
+    name: str
+    span: Span
+    properties: tuple[tuple[str, str], ...] = ()
+    elements: tuple[str, ...] = ()
+    handle: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NftTable:
+    """A table: ``family`` is one of NFT_FAMILIES. ``flags`` are the table's flags (``dormant``,
+    ``owner``, ``persist``); ``managed_by`` is ``"iptables-nft"`` when nft warned that the table
+    is managed by iptables-nft (``# Warning: table ip filter is managed by iptables-nft, do not
+    touch!``, printed by nft 1.0.6 and later on stderr or before the table)."""
+
+    family: str
+    name: str
+    span: Span
+    chains: tuple[NftChain, ...] = ()
+    flags: tuple[str, ...] = ()
+    objects: tuple[NftObject, ...] = ()
+    handle: int | None = None
+    comment: str | None = None
+    managed_by: str | None = None
+
+    def chain(self, name: str) -> NftChain | None:
+        for c in self.chains:
+            if c.name == name:
+                return c
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class NftRuleset:
+    """The tables of one ``nft list ruleset`` section. ``format`` is ``text`` or ``json``;
+    ``version`` is nft's version when the output says it (JSON metainfo); ``command`` is the
+    command line that produced it, when the dump names one (``nft list table inet filter``
+    shows one table, not the whole ruleset)."""
+
+    span: Span
+    format: str = "text"
+    tables: tuple[NftTable, ...] = ()
+    version: str | None = None
+    command: str | None = None
+    complete: bool = True  # False for `nft list table ...` / `nft list chain ...`: only part shown
+
+    def table(self, family: str, name: str) -> NftTable | None:
+        for t in self.tables:
+            if t.family == family and t.name == name:
+                return t
+        return None

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .diagnostics import diag
 from .ingest.sections import Block, read_lines, split_dump
-from .ir import Diagnostic, Facts, HostDump, Ruleset, SectionKind, Span
+from .ir import Diagnostic, Facts, HostDump, NftRuleset, Ruleset, SectionKind, Span
 
 
 class DumpReadError(Exception):
@@ -68,27 +68,28 @@ def load_text(data: str, file: str = "<string>", extra: list[Diagnostic] | None 
         return HostDump(file, (), (), Facts(), tuple(diagnostics))
 
     rulesets: list[Ruleset] = []
+    nft: list[NftRuleset] = []
     facts: dict[str, list] = {name: [] for name in Facts.__dataclass_fields__}
     notes: dict[int, list[tuple[int, Span]]] = {}  # region -> (lines, where) of text beside the outputs
     for block in blocks:
         try:
             if block.region is not None:
                 found = []
-                _parse_block(block, rulesets, facts, found)
+                _parse_block(block, rulesets, facts, found, nft)
                 diagnostics.extend(_notes_beside_output(block, found, notes.setdefault(block.region, [])))
                 continue
             if block.transcript:
                 found: list[Diagnostic] = []
-                _parse_block(block, rulesets, facts, found)
+                _parse_block(block, rulesets, facts, found, nft)
                 diagnostics.extend(_drop_trailing_prose(block, found))
                 continue
             if block.info is not None and block.info.partial:
                 # `iptables-save | head`: DN012 says why the tables end early
                 found = []
-                _parse_block(block, rulesets, facts, found)
+                _parse_block(block, rulesets, facts, found, nft)
                 diagnostics.extend(d for d in found if d.code != "DN015")
                 continue
-            _parse_block(block, rulesets, facts, diagnostics)
+            _parse_block(block, rulesets, facts, diagnostics, nft)
         except Exception as e:  # a parser bug must not hide the rest of the dump
             diagnostics.append(diag(
                 "DN001", f"internal error while reading this {block.kind.value} section ({e!r}); "
@@ -109,7 +110,7 @@ def load_text(data: str, file: str = "<string>", extra: list[Diagnostic] | None 
                                     section.span))
     for block in blocks:
         if block.info is not None and block.info.partial and block.kind in (
-                SectionKind.SAVE, SectionKind.SPEC, SectionKind.LISTING):
+                SectionKind.SAVE, SectionKind.SPEC, SectionKind.LISTING, SectionKind.NFT, SectionKind.NFT_JSON):
             diagnostics.append(diag("DN012", f"`{block.info.command}` filters its output; "
                                              "rules or facts outside the filter are missing",
                                     block.text.span(0)))
@@ -128,7 +129,16 @@ def load_text(data: str, file: str = "<string>", extra: list[Diagnostic] | None 
         rulesets=tuple(rulesets),
         facts=Facts(**fact_tuples, docker_version=_docker_version(lines, sections)),
         diagnostics=tuple(diagnostics),
+        nft=tuple(nft),
     )
+    if dump.nft:
+        from dataclasses import replace
+
+        from .model.nft import native_nftables_diagnostics
+
+        found = native_nftables_diagnostics(dump)
+        if found:
+            dump = replace(dump, diagnostics=dump.diagnostics + tuple(found))
     if len(lines) > 20000:
         # The IR is immutable and free of cycles: keep the garbage collector from scanning the
         # hundreds of thousands of objects of a large dump again and again afterwards.
@@ -146,6 +156,8 @@ def _notes_beside_output(block: Block, found: list[Diagnostic], notes: list[tupl
         if block.prose:
             notes.append((block.prose, block.text.span(0)))
         return []
+    if block.kind in (SectionKind.NFT, SectionKind.NFT_JSON):
+        return found  # its run is its tables, brace to brace: a line it rejects is inside one
     inside = _table_lines(block) if block.kind is SectionKind.SAVE else set()
     kept = []
     for d in found:
@@ -210,9 +222,19 @@ def _drop_trailing_prose(block: Block, found: list[Diagnostic]) -> list[Diagnost
 
 
 def _parse_block(block: Block, rulesets: list[Ruleset], facts: dict[str, list],
-                 diagnostics: list[Diagnostic]) -> None:
+                 diagnostics: list[Diagnostic], nft: list[NftRuleset]) -> None:
     info = block.info
     kind = block.kind
+    if kind in (SectionKind.NFT, SectionKind.NFT_JSON):
+        from .parse.nft import parse_nft_json, parse_nft_text
+
+        parse = parse_nft_text if kind is SectionKind.NFT else parse_nft_json
+        complete = info is None or (info.table is None and not info.partial)
+        rs, ds = parse(block.text, info.command if info else None, complete)
+        if rs is not None:
+            nft.append(rs)
+        diagnostics.extend(ds)
+        return
     if kind in (SectionKind.SAVE, SectionKind.SPEC):
         from .parse.save import parse_save
 

@@ -23,6 +23,8 @@ def render_dump(dump: HostDump) -> str:
     counts = [(len(f.interfaces), "interfaces"), (len(f.addresses), "addresses"), (len(f.routes), "routes"),
               (len(f.sysctls), "sysctls"), (len(f.listeners), "listeners"), (len(f.processes), "processes"),
               (len(f.docker_networks), "docker networks"), (len(f.docker_containers), "docker containers")]
+    if dump.nft:
+        out.append(f"  nftables: {sum(len(rs.tables) for rs in dump.nft)} tables in {len(dump.nft)} nft sections")
     facts = ", ".join(f"{n} {what}" for n, what in counts if n)
     out.append(f"  facts: {facts or 'none'}")
     out.append("")
@@ -52,6 +54,8 @@ def render_dump(dump: HostDump) -> str:
                         extra += f"   # lossy: {'; '.join(rule.lossy)}"
                     out.append(f"  {rule.span.line:>6}  {_rule_line(rule)}{extra}")
         out.append("")
+    if dump.nft:
+        out.extend(_render_nft(dump))
     if any(counts[i][0] for i in range(len(counts))):
         out.append("Facts:")
         for a in f.addresses:
@@ -92,3 +96,39 @@ def render_dump(dump: HostDump) -> str:
         for d in dump.diagnostics:
             out.append(f"  {d}")
     return "\n".join(out) + "\n"
+
+
+def _render_nft(dump: HostDump) -> list[str]:
+    from .model.nft import is_iptables_nft_chain
+    from .parse.nft import priority_text
+
+    out: list[str] = []
+    for rs in dump.nft:
+        head = f"nft {rs.format}, line {rs.span.line}"
+        if rs.command:
+            head += f": `{rs.command}`"
+        if rs.version:
+            head += f" (nft {rs.version})"
+        out.append(head)
+        for t in rs.tables:
+            base = [c for c in t.chains if c.base]
+            native = [c for c in base if not is_iptables_nft_chain(t, c)]
+            who = "native" if native else "iptables-nft"
+            if native and len(native) < len(base):
+                who = "iptables-nft, with native base chains"
+            extra = f", flags {','.join(t.flags)}" if t.flags else ""
+            out.append(f"  {t.span.line:>6}  table {t.family} {t.name}  [{who}{extra}]")
+            for o in t.objects:
+                n = f", {len(o.elements)} elements" if o.elements else ""
+                out.append(f"  {o.span.line:>6}    {o.kind} {o.name}{n}")
+            for c in t.chains:
+                if c.base:
+                    dev = f" device {c.device}" if c.device else ""
+                    mark = "" if is_iptables_nft_chain(t, c) else "  (native)"
+                    desc = (f"type {c.type} hook {c.hook}{dev} priority "
+                            f"{priority_text(t.family, c.hook, c.priority)} ({c.priority}) policy {c.policy}{mark}")
+                else:
+                    desc = "regular"
+                out.append(f"  {c.span.line:>6}    chain {c.name}: {desc}, {len(c.rules)} rules")
+        out.append("")
+    return out

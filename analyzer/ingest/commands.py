@@ -68,8 +68,21 @@ def split_pipeline(command: str) -> list[tuple[str, bool]]:
         if not part.strip():
             continue
         stages = [s.strip() for s in re.split(r"(?<!\|)\|(?!\|)", part)]
-        out.append((stages[0], len(stages) > 1))
+        out.append((stages[0], any(not _reformats(s) for s in stages[1:])))
     return out
+
+
+def _reformats(stage: str) -> bool:
+    """A pipeline stage that shows all of its input: ``jq``/``jq .`` (pretty JSON), ``cat``,
+    ``less``, ``more``."""
+    words = _words(stage)
+    if not words:
+        return True
+    prog = words[0].rsplit("/", 1)[-1]
+    rest = [w for w in words[1:] if not w.startswith("-")]
+    if prog == "jq":
+        return rest in ([], ["."])
+    return prog in ("cat", "less", "more") and not rest
 
 
 def classify(command: str) -> CommandInfo:
@@ -277,6 +290,8 @@ def _classify_simple(command: str) -> CommandInfo:
             return CommandInfo(SectionKind.DOCKER_CONTAINER, command,
                                scope=_named(rest[1:] if rest[:1] == ["inspect"] else rest[2:]))
         return CommandInfo(SectionKind.UNKNOWN, command)
+    if prog == "nft":
+        return _classify_nft(command, args)
     if prog == "ipset" and args and args[0] in ("save", "list", "-L", "-S", "--list", "--save"):
         return CommandInfo(SectionKind.IPSET, command)
     return CommandInfo(SectionKind.UNKNOWN, command)
@@ -566,3 +581,36 @@ def _ip_route_scope(rest: list[str], family: int | None) -> Scope:
         return Scope(families=frozenset({family}) if family else None)
     fam = frozenset({family or 4})
     return Scope(families=fam, tables=frozenset({table or "main"}))
+
+
+_NFT_VALUED = {"-f", "--file", "-I", "--includepath", "-D", "--define", "-o", "--optimize"}
+
+
+def _classify_nft(command: str, args: list[str]) -> CommandInfo:
+    """``nft [-j] [-a] [-n]... list ruleset|table|chain ...``: text or JSON listings.
+
+    ``table`` holds what was listed when it is not the whole ruleset (``ruleset ip`` for one
+    family, ``table inet filter``, ``chain inet filter input``); None for ``list ruleset``."""
+    json_out = False
+    words: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a in ("-j", "--json"):
+            json_out = True
+        elif a in _NFT_VALUED:
+            i += 1
+        elif a.startswith("-") and not a.startswith("--") and len(a) > 1:
+            json_out = json_out or "j" in a[1:]
+        elif not a.startswith("-"):
+            words.append(a)
+        i += 1
+    kind = SectionKind.NFT_JSON if json_out else SectionKind.NFT
+    if len(words) >= 2 and words[0] in ("list", "ls"):
+        what = words[1]
+        if what == "ruleset":
+            scope = " ".join(words[1:]) if len(words) > 2 else None
+            return CommandInfo(kind, command, table=scope)
+        if what in ("table", "chain"):
+            return CommandInfo(kind, command, table=" ".join(words[1:]))
+    return CommandInfo(SectionKind.UNKNOWN, command)

@@ -21,10 +21,11 @@ from ..source import Text
 from .commands import CommandInfo, classify, classify_all
 
 FIREWALL_KINDS = (SectionKind.SAVE, SectionKind.SPEC, SectionKind.LISTING)
+NFT_KINDS = (SectionKind.NFT, SectionKind.NFT_JSON)
 
 _KNOWN_PROGRAMS = re.compile(
     r"(?:sudo\s+(?:-\S+\s+)*)?(?:\S*/)?(?:ip6?tables(?:-legacy|-nft)?(?:-save)?|xtables-\S+|ip|ss|netstat|"
-    r"sysctl|ps|docker|podman|ipset|cat|grep)\b"
+    r"sysctl|ps|docker|podman|ipset|nft|cat|grep)\b"
 )
 # [root@host ~]# cmd | user@host:~$ cmd | root@host /dir $ cmd | bare "# cmd" / "$ cmd"
 _PROMPT = re.compile(
@@ -38,6 +39,9 @@ _SPEC_LINE = re.compile(r"(?:\[\d+:\d+\]\s+)?-[APNI]\s+\S")
 _LIST_CHAIN = re.compile(r"Chain\s+\S+\s+\(")
 _LIST_HEADER = re.compile(r"(?:num\s+)?(?:pkts\s+bytes\s+)?target\s+prot\s+opt\b")
 _COUNT = re.compile(r"\d+[KMGTP]?$")
+_NFT_TABLE = re.compile(r"table\s+(?:ip6?|inet|arp|bridge|netdev)\s+(?:\S+|\"[^\"]*\")\s*\{")
+_QUOTED = re.compile(r'"(?:\\.|[^"\\])*"')
+_NFT_JSON = re.compile(r'\{\s*"nftables"\s*:\s*\[')
 _PROTOS = {"all", "tcp", "udp", "icmp", "udplite", "sctp", "esp", "ah", "gre", "ipv6-icmp", "icmpv6", "icmp6",
            "igmp", "ipip", "ipv6", "dccp", "mh", "ospf", "vrrp", "pim", "l2tp", "egp", "ipencap", "ipv6-frag",
            "ipv6-route", "ipv6-nonxt", "ipv6-opts", "ipcomp", "rsvp"}
@@ -190,6 +194,10 @@ def _firewall_start(s: str) -> SectionKind | None:
         return SectionKind.SPEC if _SPEC_LINE.match(s) else None
     if c == "C":
         return SectionKind.LISTING if _LIST_CHAIN.match(s) else None
+    if c == "t":
+        return SectionKind.NFT if _NFT_TABLE.match(s) else None
+    if c == "{":
+        return SectionKind.NFT_JSON if _NFT_JSON.match(s) else None
     return None
 
 
@@ -219,11 +227,17 @@ def scan_firewall(lines: list[str], start: int, end: int) -> list[tuple[SectionK
     while i < end:
         s = lines[i].lstrip(" \t")
         kind = _firewall_start(s) if s else None
+        if kind is None and s.rstrip() == "{" and _pretty_nft_json(lines, i + 1, end):
+            kind = SectionKind.NFT_JSON
         if kind is None:
             i += 1
             continue
         if kind is SectionKind.LISTING:
             j = _extend(lines, i, end, _listing_like, listing=True)
+        elif kind is SectionKind.NFT:
+            j = _extend_nft(lines, i, end)
+        elif kind is SectionKind.NFT_JSON:
+            j = _extend_json(lines, i, end)
         else:
             j, kind = _extend_save(lines, i, end)
         # trailing blank lines do not belong to the run
@@ -269,6 +283,85 @@ def _next_is(lines: list[str], j: int, end: int, like) -> bool:
             return bool(like(s))
         j += 1
     return False
+
+
+def _brace_balance(line: str) -> int:
+    """``{`` minus ``}`` outside double quotes and before a ``#`` comment (nft's syntax)."""
+    if "{" not in line and "}" not in line:
+        return 0
+    if "#" not in line:
+        bare = _QUOTED.sub("", line) if '"' in line else line
+        return bare.count("{") - bare.count("}")
+    depth, quoted, esc = 0, False, False
+    for ch in line:
+        if quoted:
+            if esc:
+                esc = False
+            elif ch == "\\":
+                esc = True
+            elif ch == '"':
+                quoted = False
+        elif ch == '"':
+            quoted = True
+        elif ch == "#":
+            break
+        elif ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+    return depth
+
+
+def _extend_nft(lines: list[str], i: int, end: int) -> int:
+    """An `nft list ruleset` run: its tables, one after another, and nft's `# Warning:` lines."""
+    depth = 0
+    j = i
+    while j < end:
+        s = lines[j].lstrip(" \t")
+        if depth <= 0 and s and not (_NFT_TABLE.match(s) or s.startswith("# Warning: table")):
+            # between tables: blank lines, then another table or the end of the run
+            break
+        depth += _brace_balance(s)
+        j += 1
+        if depth <= 0:
+            k = j
+            while k < end and not lines[k].strip():
+                k += 1
+            nxt = lines[k].lstrip(" \t") if k < end else ""
+            if not (_NFT_TABLE.match(nxt) or nxt.startswith("# Warning: table")):
+                return j
+            depth = 0
+    return j
+
+
+def _pretty_nft_json(lines: list[str], j: int, end: int) -> bool:
+    """`nft -j list ruleset | jq`: a line `{` then `"nftables": [`."""
+    while j < end and not lines[j].strip():
+        j += 1
+    return j < end and lines[j].lstrip().startswith('"nftables"')
+
+
+def _extend_json(lines: list[str], i: int, end: int) -> int:
+    """An `nft -j list ruleset` document: up to the line that closes its outer object."""
+    depth, quoted, esc = 0, False, False
+    for j in range(i, end):
+        for ch in lines[j]:
+            if quoted:
+                if esc:
+                    esc = False
+                elif ch == "\\":
+                    esc = True
+                elif ch == '"':
+                    quoted = False
+            elif ch == '"':
+                quoted = True
+            elif ch in "{[":
+                depth += 1
+            elif ch in "}]":
+                depth -= 1
+        if depth <= 0:
+            return j + 1
+    return end
 
 
 def _next_continues(lines: list[str], j: int, end: int, like) -> bool:
