@@ -15,6 +15,7 @@ from ..parse.facts.sysctl import sysctl_iface_key
 from .coverage import Coverage
 from .docker import DockerView, Proxy, docker_view
 from .implied import implied_host
+from .nft import native_base_chains
 from .intervals import IntervalSet, addr_max, cidr_interval, ip_int, ip_str
 
 LOOPBACK_V4 = (0x7F000000, 0x7FFFFFFF)
@@ -94,6 +95,7 @@ class HostModel:
     main_routes_shown: bool = True  # the dump lists the main routing table (else only connected routes are known)
     outside_ifaces: list[str] = field(default_factory=list)  # a bare rule set: the interfaces `outside` may use
     link_details: bool = False  # the dump shows link kinds (`ip -d link`): a device not listed as a bridge is none
+    native_chains: list = field(default_factory=list)  # native nftables base chains for this family (model/nft.py)
 
     def maybe_bridge(self, iface: str | None) -> bool | None:
         """Is ``iface`` a bridge? None when the dump cannot tell (no link details; a name that is not
@@ -587,6 +589,10 @@ def build_host(dump: HostDump, family: int = 4) -> HostModel:
     sysctls = {s.key: s.value for s in dump.facts.sysctls}
     listeners = list(dump.facts.listeners)
     docker = docker_view(dump, family, tables, coverage, listeners)
+    if not any(sec.kind.value in ("nft", "nft-json") for sec in dump.sections) and any(
+            rs.family == family for rs in dump.rulesets):
+        assumptions.append("native nftables tables are not in the dump (no `nft list ruleset` section): taken as "
+                           "none, so the iptables tables decide alone")
     for flag, why in docker.inferred.items():
         assumptions.append(f"dockerd {flag}={str(docker.flags[flag]).lower()}: not on its command line in the "
                            f"dump, but {why}")
@@ -604,6 +610,7 @@ def build_host(dump: HostDump, family: int = 4) -> HostModel:
         coverage=coverage, docker=docker, tables_known=tables_known, main_routes_shown=shown_main,
         outside_ifaces=implied.uplinks if implied else [],
         link_details=any(i.kind is not None for i in dump.facts.interfaces),
+        native_chains=native_base_chains(dump, family),
         container_ports={c.name: {(b.container_port, b.proto) for b in c.ports}
                          | {(int(p.split("/")[0]), (p.split("/") + ["tcp"])[1]) for p in c.exposed
                             if p.split("/")[0].isdigit()} for c in dump.facts.docker_containers},

@@ -443,7 +443,36 @@ class Path:
 
     # ------------------------------------------------------------------ journeys
 
+    def native(self, flow: Flow, hook: str) -> None:
+        """Native nftables base chains the kernel runs on this path beside the iptables tables: their
+        rules are not modelled, so an answer that passes them is unknown (and a "no" too where a
+        nat or route chain could send the packet elsewhere). An empty chain with policy accept
+        changes nothing."""
+        h = hook.lower()
+        for nc in self.host.native_chains:
+            if nc.rules == 0 and (nc.policy or "accept") == "accept":
+                continue
+            if nc.layer == "ip":
+                hit = nc.hook == h or (nc.hook == "ingress" and h == "prerouting" and nc.device in (None, flow.in_iface))
+            elif nc.layer == "bridge":
+                hit = bool({flow.in_iface, flow.out_iface, flow.ingress} & self.host.bridges)
+            elif nc.layer == "netdev":
+                hit = nc.device in (flow.in_iface, flow.out_iface, flow.ingress) or nc.device is None
+            else:
+                hit = False  # arp: neighbour resolution, not this packet
+            if not hit:
+                continue
+            what = (f"native nftables {nc.describe}, line {nc.span.line}, is on this path "
+                    f"({'the bridge layer' if nc.layer == 'bridge' else nc.hook + ' hook'}); the iptables model "
+                    "does not see its rules")
+            if what not in flow.approximations:
+                flow.approximations.append(what)
+                if nc.type in ("nat", "route"):
+                    flow.open_ended.append(what)
+
     def hooks(self, flow: Flow, hook: str, tables: tuple[str, ...]) -> tuple[str, Step | None]:
+        if self.host.native_chains:
+            self.native(flow, hook)
         for table in tables:
             if table == "nat" and (flow.untracked or flow.ctstate != "NEW"):
                 if not flow.untracked:  # an untracked packet (raw NOTRACK) gets no NAT at all
