@@ -147,12 +147,13 @@ def _filtered(scope: Scope, stages: list[list[str]]) -> Scope:
     return replace(scope, patterns=tuple(patterns))
 
 
+_GREP_LONG = {"ignore-case": "i", "invert-match": "v", "fixed-strings": "F", "extended-regexp": "E",
+              "word-regexp": "w", "color": "", "colour": ""}
+
+
 def _grep_pattern(prog: str, args: list[str]) -> tuple[str, bool, bool] | None:
     """(regex, ignore case, inverted) of a simple grep; None when dnlint cannot follow it."""
-    icase = invert = False
-    fixed = prog == "fgrep"
-    extended = prog in ("egrep", "rg")
-    word = False
+    flags = {"F"} if prog == "fgrep" else {"E"} if prog in ("egrep", "rg") else set()
     pats: list[str] = []
     i = 0
     while i < len(args):
@@ -162,36 +163,19 @@ def _grep_pattern(prog: str, args: list[str]) -> tuple[str, bool, bool] | None:
             i += 2
             continue
         if a.startswith("--"):
-            name = a[2:]
-            if name in ("ignore-case",):
-                icase = True
-            elif name == "invert-match":
-                invert = True
-            elif name in ("fixed-strings",):
-                fixed = True
-            elif name in ("extended-regexp",):
-                extended = True
-            elif name in ("word-regexp",):
-                word = True
-            elif name not in ("color", "colour") and not name.startswith(("color=", "colour=")):
+            letter = _GREP_LONG.get(a[2:].split("=", 1)[0])
+            if letter is None:
                 return None
+            flags.add(letter)
         elif a.startswith("-") and len(a) > 1:
             for ch in a[1:]:
-                if ch == "i":
-                    icase = True
-                elif ch == "v":
-                    invert = True
-                elif ch == "F":
-                    fixed = True
-                elif ch == "E":
-                    extended = True
-                elif ch == "w":
-                    word = True
-                elif ch not in "aHhsn":
+                if ch not in "ivFEwaHhsn":
                     return None  # -c, -o, -A3, -l ...: the output is not the matching lines
+                flags.add(ch)
         else:
             pats.append(a)
         i += 1
+    icase, invert, fixed, extended, word = ("i" in flags, "v" in flags, "F" in flags, "E" in flags, "w" in flags)
     if len(pats) != 1:
         return None
     pat = pats[0]
