@@ -11,14 +11,17 @@ class MissingFact(Check):
     For a host dump that holds rules, reports once per kind of fact it lacks, and says what
     the model assumes instead:
 
-    - no addresses (`ip addr`): only 127.0.0.0/8, and what the routes show, is local;
-    - no routes (`ip route show table all`): routes are derived from the interface
-      addresses, with no default route;
-    - no sysctl reading for `net.ipv4.ip_forward`, `route_localnet` or
-      `net.bridge.bridge-nf-call-iptables`: the kernel's or Docker's default;
-    - no listening sockets (`ss -tulnp`): a socket is assumed to listen on every port;
-    - on a Docker host, no `docker network inspect`: networks are known only from bridge
-      names and rules.
+    - no `ip addr` section covering every address: only 127.0.0.0/8, what the routes show, or
+      (a bare rule set) what the rules name, is local;
+    - no `ip route` section: only connected routes are known;
+    - no sysctl section covering `net.ipv4.ip_forward`, `route_localnet` or
+      `net.bridge.bridge-nf-call-iptables` (a `sysctl KEY` shows that key only);
+    - no socket listing covering TCP or UDP (`ss -tlnp` lists TCP sockets only);
+    - on a Docker host, no `docker network inspect` (networks are read from the containers) or
+      no inventory at all.
+
+    What a section does not cover is unknown to the model: an answer that turns on it is null
+    and names it. This check lists, once per dump, what the dump leaves out.
 
     A bare `iptables-save` file or listing (no host-fact section at all) is not reported:
     it plainly holds rules only. Set `bare-rulesets = true` under `[options.DN009]` to
@@ -27,8 +30,8 @@ class MissingFact(Check):
     ## Why is this bad?
     Whether a packet is delivered depends on more than the rules: `ip_forward=0` stops every
     forwarded packet, `bridge-nf-call-iptables=0` lets container-to-container traffic skip
-    iptables, and a port with no listener refuses connections the rules accept. An assumed
-    fact can make an answer wrong for this host.
+    iptables, and a port with no listener refuses connections the rules accept. Where the dump
+    does not show such a fact, answers that turn on it cannot be given (they are null).
 
     ## Example
     ```
@@ -66,64 +69,67 @@ class MissingFact(Check):
         first = min((rs for rs in dump.rulesets if rs.family in families), key=lambda rs: rs.span.line)
         span = first.span
         facts = dump.facts
+        from ..model.coverage import Coverage
         from ..model.host import build_host
 
+        cov = Coverage(dump)
         host = build_host(dump, families[0])
+        fam = families[0]
 
-        if not facts.addresses:
+        if not cov.addresses(fam):
             yield self.finding(
-                "no interface addresses (`ip addr` section): the host's own addresses are taken to be "
+                f"no `ip addr` section lists every IPv{fam} address: the host's own addresses are taken to be "
                 + ("those of the local routing table" if any(r.table == "local" for r in facts.routes)
-                   else "127.0.0.0/8 only")
-                + "; traffic to its other addresses is treated as not local", span)
-        if not facts.routes:
+                   else "what the rules name (a host built from them)" if host.outside_ifaces else "127.0.0.0/8 only")
+                + "; an answer that turns on whether an address is the host's is unknown", span)
+        if not cov.routes("main", fam):
             yield self.finding(
-                "no routes (`ip route show table all` section): routes are derived from the "
-                "interface addresses (local and connected networks only, no default route), so "
-                "where forwarded and outgoing traffic leaves is unknown", span)
-        sysctl_msg = self._sysctls(dump, families, host)
+                f"no `ip {'-6 ' if fam == 6 else ''}route` section: only the connected routes of the interface "
+                "addresses are known, so an answer that needs another route (the default one) is unknown", span)
+        sysctl_msg = self._sysctls(cov, families, host)
         if sysctl_msg:
             yield self.finding(sysctl_msg, span)
-        if not facts.listeners and not any(s.kind is SectionKind.LISTENERS and not s.note for s in dump.sections):
+        missing = [p for p in ("tcp", "udp") if not host.listeners_cover(p)]
+        if missing:
+            shown = cov.listener_sources()
             yield self.finding(
-                "no listening sockets (`ss -tulnp` section): a socket is assumed to listen on every "
-                "port that traffic reaches, so no connection is reported as refused", span)
+                (f"`{shown[0]}` does not list {' or '.join(m.upper() for m in missing)} listening sockets"
+                 if shown else "no `ss -tulnp` or `netstat -tulnp` section")
+                + ": an answer that ends at such a socket on the host is unknown (whether anything listens "
+                "there is not in the dump)", span)
         if (ctx.docker or host.dockerd_running) and not facts.docker_networks:
             yield self.finding(
-                "Docker runs here but there is no Docker inventory (`docker network inspect` section): "
-                "networks are known only from bridge names (docker0, br-*) and from the rules; their "
-                "subnets, which are internal and which container holds an address are unknown", span)
+                ("Docker runs here and `docker inspect` shows its containers, but there is no `docker network "
+                 "inspect` section: networks are read from the containers' endpoints" if facts.docker_containers else
+                 "Docker runs here but there is no Docker inventory (`docker network inspect` / `docker inspect` "
+                 "sections): networks are known only from bridge names (docker0, br-*) and from the rules, and "
+                 "`container:NAME` endpoints cannot be named"), span)
 
     @staticmethod
-    def _sysctls(dump: HostDump, families: list[int], host) -> str | None:
-        keys = {s.key for s in dump.facts.sysctls}
-        running = host.dockerd_running
-        on = running and host.dockerd.get("--ip-forward", True) is not False
-        assumed: list[str] = []
+    def _sysctls(cov, families: list[int], host) -> str | None:
+        """The sysctls that decide forwarding, loopback DNAT and bridged traffic that no section covers."""
+        wanted: list[str] = []
         if 4 in families:
-            if not keys & {"net.ipv4.ip_forward", "net.ipv4.conf.all.forwarding"}:
-                assumed.append(f"net.ipv4.ip_forward={int(on)} ("
-                               + ("dockerd enables it" if on else "the kernel's default") + ")")
-            if not any(k.startswith("net.ipv4.conf.") and k.endswith(".route_localnet") for k in keys):
-                text = "net.ipv4.conf.*.route_localnet=0 (the kernel's default"
-                if running and host.dockerd.get("--userland-proxy") is False:
-                    text += "; 1 on Docker's bridges, as dockerd --userland-proxy=false sets it"
-                assumed.append(text + ")")
-            if "net.bridge.bridge-nf-call-iptables" not in keys:
-                assumed.append(f"net.bridge.bridge-nf-call-iptables={int(running)} ("
-                               + ("dockerd loads br_netfilter, which sets it" if running
-                                  else "br_netfilter not known to be loaded") + ")")
+            if not (cov.sysctl("net.ipv4.ip_forward") or cov.sysctl("net.ipv4.conf.all.forwarding")):
+                wanted.append("net.ipv4.ip_forward")
+            rl = [f"net.ipv4.conf.{i.replace('.', '/')}.route_localnet" for i in sorted(host.ifaces)
+                  if i != "lo" and host.ifaces[i]]
+            if not cov.sysctl("net.ipv4.conf.all.route_localnet") or any(not cov.sysctl(k) for k in rl):
+                wanted.append("net.ipv4.conf.*.route_localnet")
+            if not cov.sysctl("net.bridge.bridge-nf-call-iptables"):
+                wanted.append("net.bridge.bridge-nf-call-iptables")
         if 6 in families:
-            if "net.ipv6.conf.all.forwarding" not in keys:
-                assumed.append(f"net.ipv6.conf.all.forwarding={int(on)} ("
-                               + ("dockerd enables it" if on else "the kernel's default") + ")")
-            if "net.bridge.bridge-nf-call-ip6tables" not in keys:
-                assumed.append(f"net.bridge.bridge-nf-call-ip6tables={int(running)} ("
-                               + ("dockerd loads br_netfilter, which sets it" if running
-                                  else "br_netfilter not known to be loaded") + ")")
-        if not assumed:
+            if not cov.sysctl("net.ipv6.conf.all.forwarding"):
+                wanted.append("net.ipv6.conf.all.forwarding")
+            if not cov.sysctl("net.bridge.bridge-nf-call-ip6tables"):
+                wanted.append("net.bridge.bridge-nf-call-ip6tables")
+        if not wanted:
             return None
-        return "no sysctl reading for what decides forwarding (`sysctl` section); assumed: " + ", ".join(assumed)
+        shown = cov.sysctl_sources()
+        where = (f"`{shown[0]}` does not cover " if len(shown) == 1 else "the sysctl sections do not cover " if shown
+                 else "no sysctl section shows ")
+        return (where + ", ".join(wanted) + ": an answer that turns on one of them is explored both ways and is "
+                "unknown where they differ (dnlint shows the likely value: the kernel's or Docker's default)")
 
 
 def _has_host_sections(dump: HostDump) -> bool:
