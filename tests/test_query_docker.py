@@ -210,3 +210,35 @@ def test_zero_address_is_the_hosts_own_loopback():
         assert zero["query"]["to"] == "0.0.0.0" and "turns the destination into 127.0.0.1" in zero["assumptions"][0]
     m = query(_engine("docker", "a_default"), OUTSIDE_ADDRESS, "0.0.0.0", 8080, "tcp")
     assert m.reachable is False and m.verdict == "MARTIAN"
+
+
+def test_udp_through_docker_proxy_answers_from_another_address_before_docker_28():
+    """A container's UDP datagram to the host's address reaches docker-proxy, whose socket on
+    0.0.0.0 answers from the bridge gateway (the route's source) on 20.10: a connected client
+    drops that answer (the kernel measured a timeout). Docker 28's proxy answers from the address
+    the client sent to (IP_PKTINFO) and the client gets it."""
+    old = query(_engine("docker", "a_default"), "container:client", "192.0.2.1", 8080, "udp")
+    assert old.reachable is False and old.verdict == "ANSWER_FROM_OTHER_ADDRESS"
+    assert old.delivered["container"] == "web"  # the datagram itself arrived
+    assert "answers from 172.18.0.1" in old.blocked_by["reason"] and "unconnected one" in old.blocked_by["reason"]
+    new = query(_engine("docker-v28", "a_default"), "container:client", "192.0.2.1", 8080, "udp")
+    assert new.reachable is True and new.delivered["seen_src"] == "172.18.0.1"
+
+
+def test_a_docker_proxy_whose_backend_no_place_names_is_not_the_final_delivery():
+    """ss shows docker-proxy on a port, but neither ps, nor a DNAT rule, nor docker inspect says
+    where it forwards: the answer is unknown, and says so, instead of "delivered to the proxy"."""
+    from dnlint.load import load_text
+
+    import re
+
+    from oracle.ablation import ablate
+
+    text = ablate((ROOT / "fixtures" / "docker" / "a_default.txt").read_text(), "ps-daemon-only")
+    text = re.sub(r'(tcp +LISTEN .*0\.0\.0\.0:9090 .*users:\(\(")python', r"\1docker-proxy", text)
+    assert any("LISTEN" in ln and ":9090" in ln and "docker-proxy" in ln for ln in text.splitlines())
+    eng = engine_for(load_text(text, "proxy-9090.txt"))
+    a = query(eng, OUTSIDE_ADDRESS, "192.0.2.1", 9090, "tcp")
+    assert a.reachable is None and a.delivered["by"] == "docker-proxy"
+    assert a.delivered["ip"] is None and a.delivered["seen_src"] is None
+    assert any("does not say which container it forwards to" in x for x in a.approximated)
