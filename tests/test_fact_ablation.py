@@ -107,14 +107,6 @@ def test_docker_proxy_backend_from_the_other_sections():
         assert a.delivered["by"] == "docker-proxy"
 
 
-def test_zz_counts(capsys):
-    with capsys.disabled():
-        print("\nfact ablation (right / null / unnamed endpoints, 0 wrong):")
-        for name in sorted(COUNTS):
-            c = COUNTS[name]
-            print(f"  {name:22s} {c['right']:4d} right {c['null']:4d} null {c['unnamed endpoint']:4d} unnamed")
-
-
 REGRESSIONS = ROOT / "fixtures" / "regressions"
 
 
@@ -153,3 +145,11 @@ def test_kernel_oracle_cases_under_ablation(ablation):
                 wrong.append(f"{f.name} [{ablation}]: {p['src']} -> {p['to']}:{p['port']}/{p['proto']}: kernel "
                              f"{want}, dnlint {a.reachable} {a.verdict}")
     assert not wrong, f"{len(wrong)} confident wrong answer(s):\n" + "\n".join(wrong[:10])
+
+
+def test_zz_counts(capsys):
+    with capsys.disabled():
+        print("\nfact ablation (right / null / unnamed endpoints, 0 wrong):")
+        for name in sorted(COUNTS):
+            c = COUNTS[name]
+            print(f"  {name:22s} {c['right']:4d} right {c['null']:4d} null {c['unnamed endpoint']:4d} unnamed")

@@ -189,6 +189,7 @@ def pasted(secs: list[Section]) -> list[Section]:
 
 #: name -> narrowing. Each keeps what its command would show and nothing more.
 ABLATIONS: dict[str, Callable[[list[Section]], list[Section]]] = {
+    "none": lambda secs: secs,  # the whole dump: the baseline the others are read against
     "no-addr": drop(("ip -o addr", "ip addr", "ip -d link show", "ip link")),
     "no-route": drop(("ip route", "ip -6 route")),
     "no-sysctl": drop(("sysctl",)),
