@@ -416,12 +416,11 @@ def query(eng: Engine, src: str, dst: str, port: int | None = None, proto: str =
         answer.query["sport"] = sport
     if answer.reachable is False:
         answer.how_it_ends, answer.ends_with = how_it_ends(host, origin, answer, proto)
-        if (answer.ends_with == "tcp-reset" or str(answer.ends_with or "").startswith("icmp")) and \
-                _signal_unexplained(answer):
-            answer.how_it_ends, answer.ends_with = None, None
         if answer.ends_with in ("tcp-reset",) or str(answer.ends_with or "").startswith("icmp"):
             lost = _signal_lost(eng, origin, answer, proto)
-            if lost is not None:
+            if lost is SIGNAL_UNKNOWN:
+                answer.how_it_ends, answer.ends_with = None, None
+            elif lost is not None:
                 answer.assumptions.append(f"the {answer.ends_with} the host sends back is stopped on its way: {lost}")
                 answer.how_it_ends, answer.ends_with = "timeout", None
     static = host.assumptions[:host.static_assumptions]
@@ -550,30 +549,59 @@ def how_it_ends(host: HostModel, origin: Origin, a: Answer, proto: str) -> tuple
     return None, None
 
 
-def _signal_unexplained(a: Answer) -> bool:
-    """Shapes where the kernel oracle saw the RST of a blocked connection reach the sender or not
-    by what this model does not explain: a FORWARD REJECT after a DNAT (seed 1720337266: a
-    container's hairpin timed out, the outside host's connection was refused). How such a no
-    ends is then not said."""
-    kinds = {t.get("kind") for t in a.translations}
-    b = a.blocked_by or {}
-    return bool(kinds & {"DNAT", "REDIRECT", "NETMAP"}) and a.verdict == "REJECT" and b.get("chain") != "INPUT"
-
-
 _ICMP_CODES = {"icmp-port-unreachable": 3, "port-unreach": 3, "icmp-host-unreachable": 1, "host-unreach": 1,
                "icmp-net-unreachable": 0, "net-unreach": 0, "icmp-admin-prohibited": 13, "admin-prohib": 13,
                "icmp-host-prohibited": 10, "host-prohib": 10, "icmp-net-prohibited": 9, "net-prohib": 9}
 
 
+#: _signal_lost's answer when whether the signal gets back turns on a fact the dump does not show
+SIGNAL_UNKNOWN = "unknown"
+
+
 def _signal_lost(eng: Engine, origin: Origin, a: Answer, proto: str) -> str | None:
     """Does the RST or ICMP error the host answers a blocked packet with get back to the sender?
     The host sends it through its own OUTPUT and POSTROUTING (a RST is ESTABLISHED in conntrack,
-    an ICMP error RELATED); None when it gets back, else what stops it."""
+    an ICMP error RELATED), except a REJECT's RST for a packet that came in through a bridge
+    port with br_netfilter; None when it gets back, SIGNAL_UNKNOWN when that turns on a fact the
+    dump does not show, else what stops it."""
     leaf = getattr(a, "leaf", None)
     if leaf is None or eng.host.family != 4:
         return None
     i, f = _tuples(leaf)
     tcp = a.ends_with == "tcp-reset"
+    by_reject = a.verdict == "REJECT"
+    if tcp and by_reject and eng.host.maybe_bridge(leaf.outcome.flow.in_iface) is not False:
+        direct = _reset_on_bridge_port(eng, leaf)
+        is_bridge = eng.host.maybe_bridge(leaf.outcome.flow.in_iface)
+        bnf = eng.host.bridge_nf_state()
+        if is_bridge and bnf is True:
+            return direct
+        through_output = _signal_lost_on_output(eng, a, leaf, tcp, by_reject)
+        if through_output == direct:
+            return direct
+        return SIGNAL_UNKNOWN if is_bridge is None or not isinstance(bnf, bool) else through_output
+    return _signal_lost_on_output(eng, a, leaf, tcp, by_reject)
+
+
+def _reset_on_bridge_port(eng: Engine, leaf: Leaf) -> str | None:
+    """nf_send_reset: when the rejected packet came in through a bridge port and br_netfilter
+    saw it (bridge-nf-call-iptables=1), the RST goes straight out that port (dev_queue_xmit),
+    through no OUTPUT or POSTROUTING hook: conntrack undoes no NAT. It comes from the packet's
+    destination as the REJECT saw it and goes to its source as the REJECT saw it; the sender takes
+    it only when neither was translated."""
+    fam = eng.host.family
+    i, f = _tuples(leaf)
+    if (f["dst"], f["dport"]) == (i["dst"], i["dport"]) and (f["src"], f["sport"]) == (i["src"], i["sport"]):
+        return None
+    return (f"the REJECT's RST goes straight out the bridge port the packet came in on (br_netfilter: "
+            f"nf_send_reset passes no OUTPUT or POSTROUTING hook, so conntrack undoes no NAT): it comes from "
+            f"{_ipport(f['dst'], f['dport'], fam, 'tcp')} to {_ipport(f['src'], f['sport'], fam, 'tcp')}, and the "
+            f"sender, connected from {_ipport(i['src'], i['sport'], fam, 'tcp')} to "
+            f"{_ipport(i['dst'], i['dport'], fam, 'tcp')}, ignores it")
+
+
+def _signal_lost_on_output(eng: Engine, a: Answer, leaf: Leaf, tcp: bool, by_reject: bool) -> str | None:
+    i, f = _tuples(leaf)
     src = f["dst"]
     if not tcp and not eng.host.is_local(f["dst"]):
         # __icmp_send: an error about a packet for the host comes from that packet's destination;
@@ -581,10 +609,13 @@ def _signal_lost(eng: Engine, origin: Origin, a: Answer, proto: str) -> str | No
         rs, _r = eng.host.source_for(f["src"])
         src = rs if rs is not None else f["dst"]
     # it goes to the packet's source as the host saw it; conntrack then undoes the connection's
-    # NAT on its way out (for a RELATED ICMP error, on its outer header too), as for a reply
+    # NAT on its way out, as for a reply (a RELATED ICMP error's outer header is rewritten to the
+    # reply's addresses, whatever its source was: nf_nat_icmp_reply_translation)
+    untracked = leaf.outcome.flow.untracked
     undo_snat = (i["src"], i["sport"] if tcp else 0) if (f["src"], f["sport"]) != (i["src"], i["sport"]) else None
-    undo_dnat = (i["dst"], i["dport"] if tcp else 0) if tcp and (f["dst"], f["dport"]) != (i["dst"], i["dport"]) \
-        else None
+    undo_dnat = (i["dst"], i["dport"] if tcp else 0) if (f["dst"], f["dport"]) != (i["dst"], i["dport"]) else None
+    if untracked:
+        undo_snat = undo_dnat = None
     init = {"src": IntervalSet.point(src), "dst": IntervalSet.point(f["src"]),
             "proto": IntervalSet.point(PROTOCOLS["tcp" if tcp else "icmp"])}
     if tcp:
@@ -592,15 +623,21 @@ def _signal_lost(eng: Engine, origin: Origin, a: Answer, proto: str) -> str | No
     else:
         init["icmp"] = IntervalSet.point(3 * 256 + _ICMP_CODES.get(a.ends_with, 3))
         init["sport"] = init["dport"] = IntervalSet.point(0)
-    by_reject = a.verdict == "REJECT"
     status = set(leaf.outcome.flow.ctstatus)  # the connection's SNAT/DNAT status, which --ctstate matches
 
     def body(r):
         # a REJECT's signal is RELATED to the connection it answers (nf_ct_attach gives it the
-        # entry as IP_CT_RELATED_REPLY); the RST of a closed port is the connection's reply
-        flow = Flow(proto="tcp" if tcp else "icmp", ctstate="ESTABLISHED" if tcp and not by_reject else "RELATED",
-                    ctdir="REPLY", tcpflags=0x14, looped=by_reject, ct_dst=undo_snat, ct_src=undo_dnat,
-                    ctstatus=set(status))
+        # entry as IP_CT_RELATED_REPLY); the RST of a closed port is the connection's reply.
+        # After an untracked packet there is no entry: a RST or an ICMP error that starts none is
+        # INVALID (tcp_new refuses a RST; the error's inner tuple finds nothing); raw may untrack
+        # the stack's own signal, not a REJECT's (nf_ct_attach marked it, and xt_CT ignores a
+        # packet already marked)
+        if untracked:
+            ctstate, ctdir = "INVALID", "ORIGINAL"
+        else:
+            ctstate, ctdir = ("ESTABLISHED" if tcp and not by_reject else "RELATED"), "REPLY"
+        flow = Flow(proto="tcp" if tcp else "icmp", ctstate=ctstate, ctdir=ctdir, tcpflags=0x14, looped=by_reject,
+                    ct_dst=undo_snat, ct_src=undo_dnat, ctstatus=set() if untracked else set(status))
         return Path(eng.host, r, eng.compiler).from_local(flow)
 
     status, rleaf = _later_packet(eng, init, body)
@@ -972,12 +1009,12 @@ def _assemble(eng: Engine, origin: Origin, result: Exploration, proto: str) -> A
                 ans.approximated.append(far[1])
             if status == "ok" and proto == "udp":
                 how, rs = _udp_answer_source(eng, leaf)
-                if how == "other":
-                    reply_blocked.append((leaf, _answer_from_elsewhere(eng, ans, leaf, rs)))
+                if how in ("other", "other-port"):
+                    reply_blocked.append((leaf, _answer_from_elsewhere(eng, ans, leaf, rs, remapped=how == "other-port")))
                     continue
-                if how == "unknown":
+                if how in ("unknown", "unknown-port"):
                     ans.reachable = None
-                    ans.approximated.append(_answer_source_unknown(eng, leaf, rs))
+                    ans.approximated.append(_answer_source_unknown(eng, leaf, rs, remapped=how == "unknown-port"))
             if status == "possible" and ans.reachable is not False:
                 ans.reachable = None
                 if rleaf is not None:
@@ -1086,18 +1123,24 @@ def _udp_answer_source(eng: Engine, leaf: Leaf) -> tuple[str, int | None]:
         return "unknown", None  # the route back's source depends on addresses the dump does not show
     if rs == f["dst"]:
         return "same", None  # conntrack matches the answer and translates it back
-    if _unmatched_answer_reaches(eng, leaf, rs):
+    how = _unmatched_answer(eng, leaf, rs)
+    if how == "reaches":
         return "same", None  # not conntrack's reply, but it reaches the client as from where it sent
-    return ("other" if d.reply_from == "route" else "unknown"), rs
+    if d.reply_from != "route":
+        return ("unknown-port" if how == "remapped" else "unknown"), rs
+    return ("other-port" if how == "remapped" else "other"), rs
 
 
-def _unmatched_answer_reaches(eng: Engine, leaf: Leaf, rs: int) -> bool:
+def _unmatched_answer(eng: Engine, leaf: Leaf, rs: int) -> str:
     """An answer from another source than the DNAT target does not match the connection: it is a
     new packet (the nat table sees it) from the server's socket to the client's address and port.
-    Does it reach the client as coming from the address and port the client sent to?"""
+    "reaches" when it gets to the client as from the address and port the client sent to;
+    "remapped" when it would, but conntrack gives it another source port: its reply tuple is the
+    client's own connection's original tuple, already taken, so nf_nat's get_unique_tuple picks
+    a free port (unless raw untracks the answer); "no" otherwise."""
     i, f = _tuples(leaf)
     if f["dport"] != i["dport"] or rs != i["dst"]:
-        return False  # the client would see another address or port as the answer's source
+        return "no"  # the client would see another address or port as the answer's source
     init = {"src": IntervalSet.point(rs), "dst": IntervalSet.point(f["src"]), "sport": IntervalSet.point(f["dport"]),
             "dport": IntervalSet.point(f["sport"]), "proto": IntervalSet.point(PROTOCOLS["udp"])}
 
@@ -1105,21 +1148,32 @@ def _unmatched_answer_reaches(eng: Engine, leaf: Leaf, rs: int) -> bool:
         return Path(eng.host, r, eng.compiler).from_local(Flow(proto="udp", to_client=True))
 
     result = explore(eng.host.family, init, body)
+    if not result.leaves:
+        return "no"
+    remapped = False
     for lf in result.leaves:
         if lf.outcome.verdict != "ACCEPT" or lf.outcome.flow.approximations:
-            return False
+            return "no"
         vals, st = lf.values, lf.run.st
         got = {k: vals[st.cur[k]] for k in ("src", "sport", "dst", "dport")}
         if got != {"src": i["dst"], "sport": i["dport"], "dst": i["src"], "dport": i["sport"]}:
-            return False
-    return bool(result.leaves)
+            return "no"
+        remapped = remapped or not lf.outcome.flow.untracked
+    return "remapped" if remapped else "reaches"
 
 
-def _answer_from_elsewhere(eng: Engine, first: Answer, leaf: Leaf, rs: int) -> Answer:
+def _answer_from_elsewhere(eng: Engine, first: Answer, leaf: Leaf, rs: int, remapped: bool = False) -> Answer:
     fam = eng.host.family
     i, f = _tuples(leaf)
     who = (first.delivered or {}).get("by") or "the server"
-    reason = (f"the datagram arrives, but {who} answers from {ip_str(rs, fam)} (the source the route to "
+    reason = (f"the datagram arrives, and {who} answers from {ip_str(rs, fam)} (the source the route to "
+              f"{ip_str(f['src'], fam)} picks: its socket is bound to a wildcard address), the address the client "
+              f"sent to; but conntrack does not match that answer to the client's datagram (which it knows as "
+              f"going to {_ipport(f['dst'], f['dport'], fam, 'udp')}): the answer is a new connection whose "
+              "reverse is the client's own, so nf_nat gives it another source port. A connected UDP socket "
+              "drops it and the host answers with ICMP port unreachable; an unconnected one (recvfrom) takes it "
+              f"from that other port") if remapped else \
+        (f"the datagram arrives, but {who} answers from {ip_str(rs, fam)} (the source the route to "
               f"{ip_str(f['src'], fam)} picks: its socket is bound to a wildcard address"
               + (" and this docker-proxy predates Docker 28's IP_PKTINFO fix" if who == "docker-proxy" else "")
               + f"), not from {ip_str(i['dst'], fam)}, the address the client sent to. conntrack does not match "
@@ -1134,9 +1188,15 @@ def _answer_from_elsewhere(eng: Engine, first: Answer, leaf: Leaf, rs: int) -> A
                   approximated=first.approximated)
 
 
-def _answer_source_unknown(eng: Engine, leaf: Leaf, rs: int | None) -> str:
+def _answer_source_unknown(eng: Engine, leaf: Leaf, rs: int | None, remapped: bool = False) -> str:
     fam = eng.host.family
     i, f = _tuples(leaf)
+    if remapped:
+        return (f"whether the server answers from {ip_str(f['dst'], fam)} (where the datagram was delivered, which "
+                f"conntrack translates back) or from {ip_str(rs, fam)} (the source the route to the client picks, "
+                "for a wildcard socket without IP_PKTINFO: a new connection whose reverse is the client's own, so "
+                "nf_nat gives it another source port) is not in the dump; a connected UDP client drops an answer "
+                "from another address or port")
     other = (f"{ip_str(rs, fam)} (the source the route to the client picks, for a wildcard socket without "
              "IP_PKTINFO)" if rs is not None else
              "the source the route to the client picks (the dump does not show the host's addresses)")

@@ -224,7 +224,8 @@ def expected_reachable(probe: dict) -> bool:
     if probe["proto"] == "udp":
         if probe.get("udp_socket") == "unconnected":  # it takes any answer; a connected client only this one
             to = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(probe["to"], probe["to"])
-            return bool(probe["reached"] and probe.get("reply") and probe.get("reply_from") == to)
+            return bool(probe["reached"] and probe.get("reply") and probe.get("reply_from") == to
+                        and probe.get("reply_port", probe["port"]) == probe["port"])
         return bool(probe["reached"] and probe.get("reply"))
     return bool(probe["reached"])
 

@@ -239,6 +239,7 @@ def _record(p: dict, case: Case) -> dict:
         "error": p["error"],
         "send_error": p["send_error"],
         "reply_from": p.get("reply_from"),
+        **({"reply_port": p["reply_port"]} if p.get("reply_port") is not None else {}),
         **({"udp_socket": p.get("udp_socket") or "connected"} if p["proto"] == "udp" else {}),
         "ended": p.get("ended"),
         "routed": case.routed,
@@ -612,10 +613,11 @@ def dnlint_reply_from(p: dict, ans: dict) -> str | None:
 def expected_answer(p: dict) -> bool:
     """dnlint's ``reachable`` for a probe record (:func:`expected`), an unconnected UDP socket's
     included: dnlint answers for a connected client, which hears only an answer from the address
-    it sent to, so an unconnected probe counts as reached when its answer came from there."""
+    it sent to, so an unconnected probe counts as reached when its answer came from there (that
+    address and port: nf_nat may give an unmatched answer another source port)."""
     want = expected(p)
     if want and p.get("proto") == "udp" and p.get("udp_socket") == "unconnected":
-        return p.get("reply_from") == _effective_to(p["to"])
+        return p.get("reply_from") == _effective_to(p["to"]) and p.get("reply_port", p["port"]) == p["port"]
     return want
 
 

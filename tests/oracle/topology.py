@@ -291,6 +291,7 @@ def one(p):
                 data, peer = s.recvfrom(2048)
                 r["reply"] = data.decode("utf-8", "replace").strip() or None
                 r["reply_from"] = peer[0]
+                r["reply_port"] = peer[1]
             except OSError as e:
                 r["error"] = "recv: " + err(e)
     except OSError as e:
