@@ -214,6 +214,64 @@ def query(
         sys.stdout.write(render_answer(answer))
 
 
+class MatrixFormat(str, Enum):
+    text = "text"
+    json = "json"
+    csv = "csv"
+    html = "html"
+
+
+@app.command()
+def matrix(
+    dump: str = typer.Argument(..., help="A host dump; - for stdin."),
+    src: Optional[List[str]] = typer.Option(None, "--from", help="Rows (repeatable, or comma-separated): any "
+                                            "query endpoint. Default: host, outside, each link, Docker network "
+                                            "and container."),
+    dst: Optional[List[str]] = typer.Option(None, "--to", help="Columns (repeatable, or comma-separated). "
+                                            "Default: the host's addresses, each container, outside."),
+    port: Optional[int] = typer.Option(None, "--port", min=1, max=65535, help="Only this destination port."),
+    ports: Optional[str] = typer.Option(None, "--ports", help="Only these destination ports: 80,443,8000-8100."),
+    proto: Optional[List[str]] = typer.Option(None, "--proto", help="tcp, udp, icmp (repeatable or "
+                                              "comma-separated; default all three)."),
+    family: int = typer.Option(4, "--family", help="4 or 6."),
+    format: MatrixFormat = typer.Option(MatrixFormat.text, "--format", "-f", help="Output format."),
+    details: bool = typer.Option(True, "--details/--table", help="Text: list every class in full below the "
+                                 "table (default), or only the table."),
+) -> None:
+    """The whole host at once: for each source and destination, which ports are isolated, direct,
+    DNATed, masqueraded, proxied, black holes, unserved or unknown; each class proved by a query.
+
+    Exit code 0 when answered, 2 for bad input or endpoints.
+    """
+    from .engine.matrix import compute_matrix, parse_ports
+    from .engine.query import EndpointError, engine_for
+
+    host = _load(dump)
+    split = lambda vs: [x.strip() for v in vs or [] for x in v.split(",") if x.strip()] or None  # noqa: E731
+    try:
+        space = parse_ports(ports) if ports else ([(port, port)] if port else None)
+        if port and ports:
+            raise ValueError("give --port or --ports, not both")
+        if family not in (4, 6):
+            raise ValueError("--family is 4 or 6")
+        m = compute_matrix(engine_for(host, family), sources=split(src), destinations=split(dst),
+                           protos=split(proto), ports=space)
+    except (EndpointError, ValueError) as e:
+        typer.echo(f"dnlint: {e}", err=True)
+        raise typer.Exit(2)
+    from . import matrix_report as R
+
+    title = _display(dump)
+    if format is MatrixFormat.json:
+        sys.stdout.write(R.render_json(m))
+    elif format is MatrixFormat.csv:
+        sys.stdout.write(R.render_csv(m))
+    elif format is MatrixFormat.html:
+        sys.stdout.write(R.render_html(m, title=title))
+    else:
+        sys.stdout.write(R.render_text(m, title=title, details=details))
+
+
 @app.command()
 def collect(
     output: Optional[Path] = typer.Option(None, "--output", "-o",

@@ -147,6 +147,21 @@ def resolve_destination(host: HostModel, text: str) -> IntervalSet:
     if text == "host":
         loc = host.local_addrs
         return loc.intersect(IntervalSet.range(*LOOPBACK_V4).complement(0, addr_max(fam))) if fam == 4 else loc
+    if text == "outside":
+        # any address beyond the default route (a bare rule set: beyond any interface it may use)
+        devs = [host.default_route_dev()] if host.default_route_dev() is not None else list(host.outside_ifaces)
+        if not devs:
+            raise EndpointError("the dump has no default route, so `outside` has no address")
+        full = IntervalSet.range(0, addr_max(fam))
+        out = IntervalSet()
+        for dev in devs:
+            out = out.union(_routed_via(host, dev))
+        for r in host.routes:  # not the link's own network: that is a neighbour, not beyond the route
+            if r.table == "main" and r.plen > 0:
+                out = out.intersect(IntervalSet.range(r.lo, r.hi).complement(*full.ivs[0]))
+        if not out:
+            raise EndpointError("every address has a route of its own here: `outside` has no address")
+        return out
     s = _net_range(text, fam)
     if s is None:
         raise EndpointError(f"{text!r} is not an IPv{fam} address or CIDR, nor host, container:NAME or network:NAME")
@@ -216,6 +231,15 @@ def resolve_origin(host: HostModel, text: str, dst: IntervalSet) -> Origin:
                             "container:NAME or network:NAME")
     if s.is_point() and host.is_local(s.min()):
         return Origin("local", None, s, f"host ({text})")
+    if not s.is_point():
+        # a network's packets arriving at the host come from its other addresses (one of the
+        # host's own would be a martian source, no witness for what the network can reach)
+        rest = s.intersect(host.local_addrs.complement(*full.ivs[0]))
+        if fam == 4 and rest and s.ivs[0][1] - s.ivs[0][0] >= 3 and len(s.ivs) == 1:
+            # nor its network and broadcast addresses, which no host of it sends from
+            lo, hi = s.ivs[0]
+            rest = rest.intersect(IntervalSet.range(lo + 1, hi - 1))
+        s = rest or s
     r = host.route(s.min())
     if r.dev is None and r.type == "unknown" and host.outside_ifaces:
         # a bare rule set: the address arrives the way `outside` does, on any interface the rules
