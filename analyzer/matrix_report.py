@@ -111,7 +111,7 @@ def render_text(m: Matrix, *, title: str = "", width: int | None = None, details
             f"{sum(len(c.classes) for c in m.cells)} classes from {m.queries} queries")
     out.append(head)
     grid = {(c.src.ref, c.dst.ref): cell_lines(c) for c in m.cells}
-    row_w = min(28, max(len(s.label) for s in m.sources) + 2) if m.sources else 10
+    row_w = max(len("from \\ to") + 2, min(28, max(len(s.label) for s in m.sources) + 2)) if m.sources else 12
     col_ws = {}
     for d in m.destinations:
         col_ws[d.ref] = min(30, max([len(d.label)] + [len(line) for s in m.sources
