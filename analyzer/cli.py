@@ -109,11 +109,13 @@ def parse(
         sys.stdout.write(render_dump(host))
 
 
+def _split_list(values: Optional[List[str]]) -> list[str]:
+    """A repeatable option's values, each of which may be comma-separated."""
+    return [x.strip() for v in values or [] for x in v.split(",") if x.strip()]
+
+
 def _split_codes(values: Optional[List[str]]) -> list[str]:
-    out: list[str] = []
-    for v in values or []:
-        out.extend(c.strip().upper() for c in v.split(",") if c.strip())
-    return out
+    return [c.upper() for c in _split_list(values)]
 
 
 @app.command()
@@ -247,15 +249,14 @@ def matrix(
     from .engine.query import EndpointError, engine_for
 
     host = _load(dump)
-    split = lambda vs: [x.strip() for v in vs or [] for x in v.split(",") if x.strip()] or None  # noqa: E731
     try:
         space = parse_ports(ports) if ports else ([(port, port)] if port else None)
         if port and ports:
             raise ValueError("give --port or --ports, not both")
         if family not in (4, 6):
             raise ValueError("--family is 4 or 6")
-        m = compute_matrix(engine_for(host, family), sources=split(src), destinations=split(dst),
-                           protos=split(proto), ports=space)
+        m = compute_matrix(engine_for(host, family), sources=_split_list(src), destinations=_split_list(dst),
+                           protos=_split_list(proto), ports=space)
     except (EndpointError, ValueError) as e:
         typer.echo(f"dnlint: {e}", err=True)
         raise typer.Exit(2)

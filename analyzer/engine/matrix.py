@@ -21,7 +21,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
-from ..model.intervals import IntervalSet
+from ..model.intervals import IntervalSet, ip_int, ip_str
 from .answer import Answer
 from .query import Engine, EndpointError, docker_name, engine_for, query
 
@@ -74,10 +74,6 @@ class Cell:
     dst: MatrixEndpoint
     classes: list[PortClass] = field(default_factory=list)
     error: str | None = None  # the pair has no answer (e.g. an endpoint the host cannot place)
-
-    @property
-    def fates(self) -> set[str]:
-        return {c.fate for c in self.classes}
 
     def class_for(self, proto: str, port: int | None) -> PortClass | None:
         for c in self.classes:
@@ -142,10 +138,6 @@ def parse_ports(text: str) -> list[tuple[int, int]]:
 # --------------------------------------------------------------------------- endpoints
 
 
-def _ip(v: int, fam: int) -> str:
-    return str(ipaddress.ip_address(v) if fam == 4 else ipaddress.IPv6Address(v))
-
-
 def default_sources(eng: Engine) -> list[MatrixEndpoint]:
     host = eng.host
     fam = host.family
@@ -159,17 +151,17 @@ def default_sources(eng: Engine) -> list[MatrixEndpoint]:
         for addr, plen in host.ifaces.get(dev, []):
             if plen >= (32 if fam == 4 else 128):
                 continue
-            net = ipaddress.ip_network(f"{_ip(addr, fam)}/{plen}", strict=False)
+            net = ipaddress.ip_network(f"{ip_str(addr, fam)}/{plen}", strict=False)
             ref = str(net)
             if all(e.ref != ref for e in out):
                 out.append(MatrixEndpoint(ref, f"{dev} link {ref}", "link", ref))
     for name, (bridge, subnets, _g, _i) in sorted(host.networks.items()):
         if bridge is None:
             continue
-        nets = ", ".join(f"{_ip(lo, fam)}-{_ip(hi, fam)}" for lo, hi in subnets)
+        nets = ", ".join(f"{ip_str(lo, fam)}-{ip_str(hi, fam)}" for lo, hi in subnets)
         out.append(MatrixEndpoint(f"network:{name}", f"network {name}", "network", nets or None))
     for name, ip in _containers(host):
-        out.append(MatrixEndpoint(f"container:{name}", name, "container", _ip(ip, fam)))
+        out.append(MatrixEndpoint(f"container:{name}", name, "container", ip_str(ip, fam)))
     return out
 
 
@@ -192,7 +184,7 @@ def default_destinations(eng: Engine) -> list[MatrixEndpoint]:
     seen = {loop}
     for dev in host.iface_order or sorted(host.ifaces):
         for addr, _plen in host.ifaces.get(dev, []):
-            a = _ip(addr, fam)
+            a = ip_str(addr, fam)
             if a in seen or (fam == 4 and addr >> 24 == 127) or (fam == 6 and addr == 1):
                 continue
             if fam == 6 and ipaddress.IPv6Address(addr).is_link_local:
@@ -212,26 +204,29 @@ def default_destinations(eng: Engine) -> list[MatrixEndpoint]:
             seen.add(a)
             out.append(MatrixEndpoint(a, f"{a} (published)", "address", a))
     for name, ip in _containers(host):
-        out.append(MatrixEndpoint(f"container:{name}", name, "container", _ip(ip, fam)))
+        out.append(MatrixEndpoint(f"container:{name}", name, "container", ip_str(ip, fam)))
     if host.default_route_dev() is not None or host.outside_ifaces:
         out.append(MatrixEndpoint("outside", "outside", "outside"))
     return out
 
 
-def endpoint(eng: Engine, ref: str, role: str) -> MatrixEndpoint:
-    """A ``--from``/``--to`` endpoint as a row or column (any text ``query`` takes)."""
-    for e in (default_sources(eng) if role == "src" else default_destinations(eng)):
+def endpoint(eng: Engine, ref: str, defaults: list[MatrixEndpoint]) -> MatrixEndpoint:
+    """A ``--from``/``--to`` endpoint as a row or column (any text ``query`` takes): the default
+    row or column of that name, else one of its own."""
+    for e in defaults:
         if e.ref == ref:
             return e
-    if ref.startswith(("container:", "network:")):
-        docker_name(eng.host, ref.split(":", 1)[0], ref.split(":", 1)[1])  # EndpointError when unknown
-    elif ref not in ("host", "outside") and not ref.startswith("iface:") and not _is_addr(ref):
+    if ref in ("host", "outside"):
+        return MatrixEndpoint(ref, ref, ref)
+    if _is_addr(ref):
+        return MatrixEndpoint(ref, ref, "address", ref)
+    kind, _, name = ref.partition(":")
+    if kind in ("container", "network"):
+        docker_name(eng.host, kind, name)  # EndpointError when the inventory has no such name
+    elif kind != "iface" or not name:
         raise EndpointError(f"{ref!r} is not an endpoint: an IP address or CIDR, host, outside, iface:NAME, "
                             "container:NAME or network:NAME")
-    kind = ref.split(":", 1)[0] if ":" in ref and not _is_addr(ref) else ("host" if ref == "host" else
-                                                                           "outside" if ref == "outside" else
-                                                                           "address")
-    return MatrixEndpoint(ref, ref, kind, ref if kind == "address" else None)
+    return MatrixEndpoint(ref, ref, kind)
 
 
 def _is_addr(text: str) -> bool:
@@ -334,16 +329,9 @@ def _rule_text(r: dict | None) -> str:
 
 
 def _name_of(eng: Engine, ip: str | None) -> str | None:
-    if ip is None:
-        return None
-    try:
-        v = int(ipaddress.ip_address(ip))
-    except ValueError:
-        return ip
-    for e in eng.host.endpoints:
-        if e.ip == v:
-            return e.container
-    return ip
+    """The container an address belongs to, else the address."""
+    v = ip_int(ip) if ip is not None else None
+    return next((e.container for e in eng.host.endpoints if e.ip == v), ip) if v is not None else ip
 
 
 def summary_of(eng: Engine, a: Answer, fate: str, ports: str | None = None) -> str:
@@ -352,7 +340,7 @@ def summary_of(eng: Engine, a: Answer, fate: str, ports: str | None = None) -> s
     text = _summary(eng, a, fate)
     w = a.witness or {}
     if ports and w.get("dport"):
-        text = _NUM.sub(lambda m: ports if (m.group(1) or m.group(2)) == str(w["dport"]) else m.group(0), text)
+        text = _sub_port(text, w["dport"], ports)
     return text
 
 
@@ -412,11 +400,16 @@ def _reason(a: Answer) -> str:
 _NUM = re.compile(r"(?:(?<=port )|(?<=ports )|(?<=:))(\d{1,5})(?![\w.])|(?<![\w.])(\d{1,5})(?=/(?:tcp|udp|sctp))")
 
 
+def _sub_port(text: str, port: int, by: str) -> str:
+    """``text`` with ``port`` (where it stands as a port) written as ``by``."""
+    return _NUM.sub(lambda m: by if (m.group(1) or m.group(2)) == str(port) else m.group(0), text)
+
+
 def _norm(text: str, port: int | None, w: dict | None = None) -> str:
     """``text`` with the queried port written as {port}, and the witness's addresses as {src}
     and {dst}: two ports (two witnesses) with otherwise equal answers give equal texts."""
     if port is not None:
-        text = _NUM.sub(lambda m: "{port}" if (m.group(1) or m.group(2)) == str(port) else m.group(0), text)
+        text = _sub_port(text, port, "{port}")
     for key in ("src", "dst"):
         ip = (w or {}).get(key)
         if ip:
@@ -450,12 +443,14 @@ def signature(a: Answer, port: int | None) -> tuple:
 
 
 def cell_classes(eng: Engine, src: MatrixEndpoint, dst: MatrixEndpoint, protos: list[str],
-                 space: list[tuple[int, int]], cuts: dict[str, list[int]], counter: list[int]) -> list[PortClass]:
+                 space: list[tuple[int, int]], cuts: dict[str, list[int]]) -> tuple[list[PortClass], int]:
+    """The cell's port classes, and how many queries decided them."""
     classes: list[PortClass] = []
+    queries = 0
     for proto in protos:
         if proto == "icmp":
             a = query(eng, src.ref, dst.ref, None, "icmp")
-            counter[0] += 1
+            queries += 1
             f = fate_of(a)
             classes.append(PortClass("icmp", [], f, a.reachable, summary_of(eng, a, f), a, None))
             continue
@@ -463,7 +458,7 @@ def cell_classes(eng: Engine, src: MatrixEndpoint, dst: MatrixEndpoint, protos: 
         order: list[tuple] = []
         for lo, hi in port_atoms(cuts[proto], space):
             a = query(eng, src.ref, dst.ref, lo, proto)
-            counter[0] += 1
+            queries += 1
             sig = signature(a, lo)
             if sig not in groups:
                 groups[sig] = [[], a, lo]
@@ -477,7 +472,7 @@ def cell_classes(eng: Engine, src: MatrixEndpoint, dst: MatrixEndpoint, protos: 
             ranges, a, p = groups[sig]
             f = fate_of(a)
             classes.append(PortClass(proto, ranges, f, a.reachable, summary_of(eng, a, f, ports_text(ranges)), a, p))
-    return classes
+    return classes, queries
 
 
 def compute_matrix(eng: Engine, *, sources: list[str] | None = None, destinations: list[str] | None = None,
@@ -488,21 +483,26 @@ def compute_matrix(eng: Engine, *, sources: list[str] | None = None, destination
         if p not in SERVICE_PROTOS:
             raise EndpointError(f"unknown protocol {p!r} (tcp, udp or icmp)")
     space = ports or [(1, 65535)]
-    srcs = [endpoint(eng, s, "src") for s in sources] if sources else default_sources(eng)
-    dsts = [endpoint(eng, d, "dst") for d in destinations] if destinations else default_destinations(eng)
+    srcs = default_sources(eng)
+    if sources:
+        srcs = [endpoint(eng, s, srcs) for s in sources]
+    dsts = default_destinations(eng)
+    if destinations:
+        dsts = [endpoint(eng, d, dsts) for d in destinations]
     cuts = {p: port_boundaries(eng, p) for p in protos if p in ("tcp", "udp")}
-    counter = [0]
+    queries = 0
     cells = []
     for s in srcs:
         for d in dsts:
             cell = Cell(s, d)
             try:
-                cell.classes = cell_classes(eng, s, d, protos, space, cuts, counter)
+                cell.classes, n = cell_classes(eng, s, d, protos, space, cuts)
+                queries += n
             except EndpointError as e:
                 cell.error = str(e)
             cells.append(cell)
     static = eng.host.assumptions[:eng.host.static_assumptions]
-    return Matrix(eng.host.family, srcs, dsts, protos, space, cells, assumptions=list(static), queries=counter[0])
+    return Matrix(eng.host.family, srcs, dsts, protos, space, cells, assumptions=list(static), queries=queries)
 
 
 def matrix_dump(dump, *, family: int = 4, **kw) -> Matrix:

@@ -149,16 +149,9 @@ def resolve_destination(host: HostModel, text: str) -> IntervalSet:
         return loc.intersect(IntervalSet.range(*LOOPBACK_V4).complement(0, addr_max(fam))) if fam == 4 else loc
     if text == "outside":
         # any address beyond the default route (a bare rule set: beyond any interface it may use)
-        devs = [host.default_route_dev()] if host.default_route_dev() is not None else list(host.outside_ifaces)
-        if not devs:
+        if host.default_route_dev() is None and not host.outside_ifaces:
             raise EndpointError("the dump has no default route, so `outside` has no address")
-        full = IntervalSet.range(0, addr_max(fam))
-        out = IntervalSet()
-        for dev in devs:
-            out = out.union(_routed_via(host, dev))
-        for r in host.routes:  # not the link's own network: that is a neighbour, not beyond the route
-            if r.table == "main" and r.plen > 0:
-                out = out.intersect(IntervalSet.range(r.lo, r.hi).complement(*full.ivs[0]))
+        out = _routed_via(host, None)
         if not out:
             raise EndpointError("every address has a route of its own here: `outside` has no address")
         return out
@@ -277,13 +270,15 @@ def _bridge_origin(host, bridge, subnets, gws, src, dst, text) -> Origin:
     return Origin("iface", bridge, src, text)
 
 
-def _routed_via(host: HostModel, dev: str) -> IntervalSet:
-    """Addresses whose best route (main table) leaves through ``dev``: where `outside` comes from."""
+def _routed_via(host: HostModel, dev: str | None) -> IntervalSet:
+    """Addresses whose best route (main table) leaves through ``dev``: where `outside` comes from.
+    ``dev`` None: the addresses only a default route covers (beyond every link's own network),
+    where `outside` as a destination is."""
     fam = host.family
     full = IntervalSet.range(0, addr_max(fam))
     out = full
     for r in host.routes:
-        if r.table == "main" and r.dev != dev and r.plen > 0:
+        if r.table == "main" and (dev is None or r.dev != dev) and r.plen > 0:
             out = out.intersect(IntervalSet.range(r.lo, r.hi).complement(*full.ivs[0]))
     out = out.intersect(host.local_addrs.complement(*full.ivs[0]))
     if fam == 4:
@@ -591,12 +586,11 @@ def _signal_lost(eng: Engine, origin: Origin, a: Answer, proto: str) -> str | No
     leaf = getattr(a, "leaf", None)
     if leaf is None or eng.host.family != 4:
         return None
-    i, f = _tuples(leaf)
     tcp = a.ends_with == "tcp-reset"
     by_reject = a.verdict == "REJECT"
-    if tcp and by_reject and eng.host.maybe_bridge(leaf.outcome.flow.in_iface) is not False:
+    is_bridge = eng.host.maybe_bridge(leaf.outcome.flow.in_iface)
+    if tcp and by_reject and is_bridge is not False:
         direct = _reset_on_bridge_port(eng, leaf)
-        is_bridge = eng.host.maybe_bridge(leaf.outcome.flow.in_iface)
         bnf = eng.host.bridge_nf_state()
         if is_bridge and bnf is True:
             return direct
@@ -1032,13 +1026,13 @@ def _assemble(eng: Engine, origin: Origin, result: Exploration, proto: str) -> A
                 ans.reachable = None
                 ans.approximated.append(far[1])
             if status == "ok" and proto == "udp":
-                how, rs = _udp_answer_source(eng, leaf)
-                if how in ("other", "other-port"):
-                    reply_blocked.append((leaf, _answer_from_elsewhere(eng, ans, leaf, rs, remapped=how == "other-port")))
+                how, rs, remapped = _udp_answer_source(eng, leaf)
+                if how == "other":
+                    reply_blocked.append((leaf, _answer_from_elsewhere(eng, ans, leaf, rs, remapped=remapped)))
                     continue
-                if how in ("unknown", "unknown-port"):
+                if how == "unknown":
                     ans.reachable = None
-                    ans.approximated.append(_answer_source_unknown(eng, leaf, rs, remapped=how == "unknown-port"))
+                    ans.approximated.append(_answer_source_unknown(eng, leaf, rs, remapped=remapped))
             if status == "possible" and ans.reachable is not False:
                 ans.reachable = None
                 if rleaf is not None:
@@ -1134,25 +1128,25 @@ def _return_route(eng: Engine, leaf: Leaf) -> tuple[str, str] | None:
                        "must have a route to it)")
 
 
-def _udp_answer_source(eng: Engine, leaf: Leaf) -> tuple[str, int | None]:
+def _udp_answer_source(eng: Engine, leaf: Leaf) -> tuple[str, int | None, bool]:
     """Where a UDP server's answer comes from: "same" (the address the client sent to, which
     conntrack translates back), "other" (the source the route to the client picks, another
-    address), or "unknown" (a wildcard socket whose program may or may not answer with IP_PKTINFO)."""
+    address), or "unknown" (a wildcard socket whose program may or may not answer with IP_PKTINFO);
+    with that source, and whether nf_nat gives the answer from it another source port
+    (:func:`_unmatched_answer`)."""
     d = leaf.outcome.delivery
     if d is None or d.kind != "socket" or d.reply_from == "dst":
-        return "same", None
+        return "same", None, False
     i, f = _tuples(leaf)
     rs, _r = eng.host.source_for(f["src"])
     if rs is None:
-        return "unknown", None  # the route back's source depends on addresses the dump does not show
+        return "unknown", None, False  # the route back's source depends on addresses the dump does not show
     if rs == f["dst"]:
-        return "same", None  # conntrack matches the answer and translates it back
+        return "same", None, False  # conntrack matches the answer and translates it back
     how = _unmatched_answer(eng, leaf, rs)
     if how == "reaches":
-        return "same", None  # not conntrack's reply, but it reaches the client as from where it sent
-    if d.reply_from != "route":
-        return ("unknown-port" if how == "remapped" else "unknown"), rs
-    return ("other-port" if how == "remapped" else "other"), rs
+        return "same", None, False  # not conntrack's reply, but it reaches the client as from where it sent
+    return ("other" if d.reply_from == "route" else "unknown"), rs, how == "remapped"
 
 
 def _unmatched_answer(eng: Engine, leaf: Leaf, rs: int) -> str:
