@@ -239,9 +239,23 @@ def matrix(
     format: MatrixFormat = typer.Option(MatrixFormat.text, "--format", "-f", help="Output format."),
     details: bool = typer.Option(True, "--details/--table", help="Text: list every class in full below the "
                                  "table (default), or only the table."),
+    space_view: bool = typer.Option(False, "--space", help="The address-space view: classes of source and "
+                                    "destination addresses the rules treat alike for a service (default tcp 22 "
+                                    "and 80), and the edges between them."),
+    path: str = typer.Option("forward", "--path", help="--space: forward (a routed packet) or input (to the "
+                             "host itself)."),
+    sport: int = typer.Option(10000, "--sport", min=0, max=65535, help="--space: the client's source port."),
+    in_iface: Optional[str] = typer.Option(None, "--in", help="--space: packets arrive on this interface "
+                                           "(default: rules naming interfaces are taken both ways)."),
+    out_iface: Optional[str] = typer.Option(None, "--out", help="--space: packets leave on this interface."),
+    tables: Optional[str] = typer.Option(None, "--tables", help="--space: only these tables (e.g. filter, as "
+                                         "FFFUU reads it)."),
+    replay: str = typer.Option("auto", "--replay", help="--space: witnesses replayed through the per-packet "
+                               "evaluator: auto (every class, fewer on huge rule sets), all, or a number."),
 ) -> None:
     """The whole host at once: for each source and destination, which ports are isolated, direct,
     DNATed, masqueraded, proxied, black holes, unserved or unknown; each class proved by a query.
+    With --space: the address-space service matrix of the rule set.
 
     Exit code 0 when answered, 2 for bad input or endpoints.
     """
@@ -249,6 +263,10 @@ def matrix(
     from .engine.query import EndpointError, engine_for
 
     host = _load(dump)
+    if space_view:
+        _space_matrix(dump, host, port=port, ports=ports, proto=proto, family=family, format=format, path=path,
+                      sport=sport, in_iface=in_iface, out_iface=out_iface, tables=tables, replay=replay)
+        return
     try:
         space = parse_ports(ports) if ports else ([(port, port)] if port else None)
         if port and ports:
@@ -271,6 +289,43 @@ def matrix(
         sys.stdout.write(R.render_html(m, title=title))
     else:
         sys.stdout.write(R.render_text(m, title=title, details=details))
+
+
+def _space_matrix(dump, host, *, port, ports, proto, family, format, path, sport, in_iface, out_iface, tables,
+                  replay) -> None:
+    from .engine.matrix import parse_ports
+    from .engine.space import SpaceError, space_dump
+
+    try:
+        if port and ports:
+            raise ValueError("give --port or --ports, not both")
+        if family not in (4, 6):
+            raise ValueError("--family is 4 or 6")
+        if ports:
+            plist = [p for lo, hi in parse_ports(ports) for p in range(lo, hi + 1)]
+            if len(plist) > 64:
+                raise ValueError("--space takes at most 64 ports (one service matrix each)")
+        else:
+            plist = [port] if port else [22, 80]
+        protos = _split_list(proto) or ["tcp"]
+        budget = None if replay == "all" else 256 if replay == "auto" else int(replay)
+        m = space_dump(host, family=family, path=path, services=[(pr, p) for pr in protos for p in plist],
+                       sport=sport, in_iface=in_iface, out_iface=out_iface, replay_budget=budget,
+                       tables=tuple(_split_list([tables])) if tables else None)
+    except (SpaceError, ValueError) as e:
+        typer.echo(f"dnlint: {e}", err=True)
+        raise typer.Exit(2)
+    from . import space_report as R
+
+    title = _display(dump)
+    if format is MatrixFormat.json:
+        sys.stdout.write(R.render_json(m))
+    elif format is MatrixFormat.csv:
+        sys.stdout.write(R.render_csv(m))
+    elif format is MatrixFormat.html:
+        sys.stdout.write(R.render_html(m, title=title))
+    else:
+        sys.stdout.write(R.render_text(m, title=title))
 
 
 @app.command()

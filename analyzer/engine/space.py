@@ -1,0 +1,871 @@
+"""`dnlint matrix --space`: the address-space view, a service matrix over whole address spaces.
+
+For one service (a protocol and destination port, the client's source port fixed, 10000 by
+default as the peers take it) and one path through the host (``forward``: what filter FORWARD
+and the chains around it do to a routed packet; ``input``: what reaches the host itself), the
+IPv4 or IPv6 space is split into *classes*: sets of addresses that the rule set treats alike,
+both as a source (towards every destination) and as a destination (from every source). The
+matrix is the classes and, for each ordered pair, the fate of a connection's first packet
+from one to the other: accepted, dropped, or possible.
+
+How: every source and destination range any rule on the path names cuts its axis into
+*atoms*; the fate of each (source atom, destination atom) cell is computed for all cells at
+once by walking the chains over rectangles of a numpy grid (a rule's match on the two address
+fields is a union of rectangles; jumps, gotos and RETURN restrict the region that goes on),
+in blocks of source rows so that memory stays bounded. What the walk cannot decide (an
+interface the dump does not tie to addresses, a rate limit, an unknown module) is taken both
+ways, as FFFUU's upper and lower closures: a cell that one way accepts and the other drops is
+"possible", never a confident answer. Classes are the atoms with equal rows and columns
+(hashed row by row, with random linear hashes for columns).
+
+The numpy grid was chosen over the engine's per-packet interval sets and over a BDD (``dd``):
+a first-match rule list over two address fields is rectangle painting, which numpy does at
+memory speed; interval sets would walk the rules once per source atom in Python, and a BDD's
+nodes for tens of thousands of /24 and /32 ranges cost more than the grid they replace.
+Every class's witness is replayed through the concrete evaluator (the same per-packet
+semantics ``query`` replays its witnesses with).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from bisect import bisect_left
+from dataclasses import dataclass, field
+
+from ..model.concrete import ConcreteRun, ReplayMismatch, _NoCompiler
+from ..model.intervals import IntervalSet, addr_max, ip_str
+from ..model.matches import RuleCompiler, addrtype_classes, iface_matches
+from ..model.path import NAT_TARGETS, NOOP_TARGETS, Flow, Path
+from ..model.values import protocol_number
+
+#: the hooks each path crosses, in order (table, chain)
+PATHS = {
+    "forward": (("raw", "PREROUTING"), ("mangle", "PREROUTING"), ("mangle", "FORWARD"), ("filter", "FORWARD"),
+                ("security", "FORWARD"), ("mangle", "POSTROUTING")),
+    "input": (("raw", "PREROUTING"), ("mangle", "PREROUTING"), ("mangle", "INPUT"), ("filter", "INPUT"),
+              ("security", "INPUT")),
+}
+DEFAULT_SERVICES = (("tcp", 22), ("tcp", 80))
+DEFAULT_SPORT = 10000
+
+DENY, ACCEPT, POSSIBLE = 0, 1, 2
+FATE_NAMES = {DENY: "deny", ACCEPT: "accept", POSSIBLE: "possible"}
+
+_CELLS_PER_BLOCK = 1 << 22
+REPLAY_RULE_VISITS = 1_500_000  # the default replay budget, in rules the per-packet evaluator visits
+_ADDR_FIELDS = {"src": "src", "dst": "dst", "osrc": "src", "odst": "dst", "rsrc": "dst", "rdst": "src"}
+_PORT_FIELDS = {"sport": "sport", "dport": "dport", "osport": "sport", "odport": "dport",
+                "rsport": "dport", "rdport": "sport"}
+
+
+class SpaceError(ValueError):
+    pass
+
+
+# --------------------------------------------------------------------------- result types
+
+
+@dataclass
+class SpaceClass:
+    """One class: address ranges (inclusive) that every rule on the path treats alike."""
+
+    id: int
+    ranges: list[tuple[int, int]]
+    family: int
+
+    @property
+    def size(self) -> int:
+        return sum(hi - lo + 1 for lo, hi in self.ranges)
+
+    def witness(self) -> int:
+        lo, hi = self.ranges[0]
+        return lo + 1 if hi - lo >= 2 else lo  # not a /24's network address where there is a choice
+
+    def texts(self) -> list[str]:
+        return [_range_text(lo, hi, self.family) for lo, hi in self.ranges]
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "ranges": self.texts(), "addresses": self.size,
+                "witness": ip_str(self.witness(), self.family)}
+
+
+@dataclass
+class SpaceEdge:
+    """One replayed witness: a packet from class ``src``'s witness to class ``dst``'s, the fate the
+    grid gives it and the rules the per-packet evaluator saw it cross."""
+
+    src: int
+    dst: int
+    fate: str  # accept | deny | possible
+    witness: dict
+    path: list[dict] = field(default_factory=list)
+    why: str | None = None  # possible: what the answer turns on
+
+    def as_dict(self) -> dict:
+        d = {"from": self.src, "to": self.dst, "fate": self.fate, "witness": self.witness, "path": self.path}
+        if self.why:
+            d["why"] = self.why
+        return d
+
+
+@dataclass
+class ServiceMatrix:
+    """The service matrix of one protocol and port: the classes, and for each class as a source the
+    classes it reaches (``reach[i]``: (destination class ids, fate codes), deny omitted)."""
+
+    proto: str
+    dport: int
+    sport: int
+    classes: list[SpaceClass]
+    reach: list[tuple]  # per source class: (numpy int32 destination ids, numpy int8 fate codes)
+    source_classes: int  # classes as sources only (rows that differ)
+    destination_classes: int
+    upper_classes: int  # classes when "possible" counts as accepted (FFFUU's upper closure)
+    atoms: tuple[int, int]  # source atoms, destination atoms
+    proofs: list[SpaceEdge] = field(default_factory=list)
+    replay_failures: list[str] = field(default_factory=list)
+    upper_partition: list[list[tuple[int, int]]] = field(default_factory=list)  # the upper closure's classes
+
+    def edges(self):
+        """(from, to, fate) for every pair that is not denied, in class order."""
+        for i, (dsts, codes) in enumerate(self.reach):
+            for j, c in zip(dsts.tolist(), codes.tolist()):
+                yield i, j, FATE_NAMES[c]
+
+    def fate(self, i: int, j: int) -> str:
+        dsts, codes = self.reach[i]
+        k = int(dsts.searchsorted(j))
+        return FATE_NAMES[int(codes[k])] if k < len(dsts) and dsts[k] == j else "deny"
+
+    @property
+    def edge_count(self) -> int:
+        return sum(len(d) for d, _ in self.reach)
+
+    @property
+    def possible_count(self) -> int:
+        return sum(int((c == POSSIBLE).sum()) for _, c in self.reach)
+
+    def class_of(self, addr: int) -> SpaceClass:
+        for c in self.classes:
+            for lo, hi in c.ranges:
+                if lo <= addr <= hi:
+                    return c
+        raise KeyError(addr)
+
+    def stats(self) -> dict:
+        return {"classes": len(self.classes), "source_classes": self.source_classes,
+                "destination_classes": self.destination_classes, "classes_upper_closure": self.upper_classes,
+                "edges": self.edge_count, "possible_edges": self.possible_count,
+                "source_atoms": self.atoms[0], "destination_atoms": self.atoms[1],
+                "witnesses_replayed": len(self.proofs), "replay_failures": self.replay_failures}
+
+    def as_dict(self) -> dict:
+        return {"proto": self.proto, "dport": self.dport, "sport": self.sport,
+                "classes": [c.as_dict() for c in self.classes], "edges": [list(e) for e in self.edges()],
+                "proofs": [e.as_dict() for e in self.proofs], "stats": self.stats()}
+
+
+@dataclass
+class SpaceMatrix:
+    family: int
+    path: str
+    services: list[ServiceMatrix]
+    in_iface: str | None
+    out_iface: str | None
+    assumptions: list[str]
+
+    def as_dict(self) -> dict:
+        return {"version": 1, "view": "space", "family": self.family, "path": self.path,
+                "in_iface": self.in_iface, "out_iface": self.out_iface, "assumptions": self.assumptions,
+                "services": [s.as_dict() for s in self.services]}
+
+
+def _range_text(lo: int, hi: int, family: int) -> str:
+    import ipaddress
+
+    a = ipaddress.ip_address(lo) if family == 4 else ipaddress.IPv6Address(lo)
+    b = ipaddress.ip_address(hi) if family == 4 else ipaddress.IPv6Address(hi)
+    nets = list(ipaddress.summarize_address_range(a, b))
+    if len(nets) == 1:
+        return str(nets[0])
+    return f"{a}-{b}"
+
+
+# --------------------------------------------------------------------------- rules on the grid
+
+
+@dataclass(slots=True)
+class _Info:
+    kind: str  # accept deny return call notrack noop unknown never
+    # (src atom lo, hi, dst atom lo, hi, sure): half-open atom ranges; sure is True when the conditions
+    # off the grid hold there, None when the dump does not decide them (taken both ways)
+    rects: list[tuple[int, int, int, int, bool | None]]
+    callee: object = None
+    goto: bool = False
+    row_lo: int = 0
+    row_hi: int = 0
+
+
+class _Service:
+    """One service on one path: rules prepared, atoms cut, the grid walked block by block."""
+
+    def __init__(self, host, compiler, path: str, proto: str, dport: int, sport: int,
+                 in_iface: str | None, out_iface: str | None, tables: tuple[str, ...] | None = None):
+        self.host = host
+        self.compiler = compiler
+        self.family = host.family
+        self.path = path
+        self.proto = proto
+        self.proto_num = protocol_number(proto)
+        self.dport = dport
+        self.sport = sport
+        self.in_iface = in_iface
+        self.out_iface = out_iface
+        self.tables = tables
+        self.stages = [(t, c) for t, c in PATHS[path] if c in host.tables.get(t, {}) and (tables is None or t in tables)]
+        self.mark_setters = self._mark_setters()
+        self.notes: set[str] = set()
+        self._boxes: dict[int, list | None] = {}
+        self._decision: dict[tuple, bool | None] = {}
+        src_cuts, dst_cuts = {0}, {0}
+        for rule in self._rules():
+            for s, d in self._boxes_of(rule) or ():
+                for lo, hi in s:
+                    src_cuts.update((lo, hi + 1))
+                for lo, hi in d:
+                    dst_cuts.update((lo, hi + 1))
+        top = addr_max(self.family) + 1
+        if path == "input":
+            for lo, hi in self.loopback.ivs:
+                src_cuts.update((lo, hi + 1))
+        self.src_b = sorted(x for x in src_cuts if x < top)
+        self.dst_b = sorted(x for x in dst_cuts if x < top)
+        self.top = top
+        self._infos: dict[int, _Info] = {}
+
+    # ---------------------------------------------------------------- preparation
+
+    def _rules(self):
+        seen = set()
+        todo = [self.host.tables[t][c] for t, c in self.stages]
+        tables = [t for t, _ in self.stages]
+        for chain, table in zip(todo, tables):
+            stack = [chain]
+            while stack:
+                ch = stack.pop()
+                if id(ch) in seen:
+                    continue
+                seen.add(id(ch))
+                for r in ch.rules:
+                    yield r
+                    if r.target is not None:
+                        callee = self.host.tables[table].get(r.target.name)
+                        if callee is not None and callee.policy is None:
+                            stack.append(callee)
+
+    def _mark_setters(self) -> set[str]:
+        kinds = set()
+        for chains in self.host.tables.values():
+            for ch in chains.values():
+                for r in ch.rules:
+                    if r.target is not None and r.target.name in ("MARK", "CONNMARK"):
+                        kinds.add("mark")
+                        kinds.add("connmark")
+        return kinds
+
+    def _boxes_of(self, rule):
+        key = id(rule)
+        if key in self._boxes:
+            return self._boxes[key]
+        c = self.compiler.compile(rule)
+        out = []
+        top = addr_max(self.family)
+        for box in c.boxes:
+            src = IntervalSet.range(0, top)
+            dst = IntervalSet.range(0, top)
+            ok = True
+            for fld, s in box.items():
+                if fld == "proto":
+                    ok = self.proto_num in s
+                elif fld in _PORT_FIELDS:
+                    ok = (self.dport if _PORT_FIELDS[fld] == "dport" else self.sport) in s
+                elif fld in _ADDR_FIELDS:
+                    if _ADDR_FIELDS[fld] == "src":
+                        src = src.intersect(s)
+                    else:
+                        dst = dst.intersect(s)
+                    ok = bool(src) and bool(dst)
+                else:  # icmp type on a TCP/UDP packet: never
+                    ok = False
+                if not ok:
+                    break
+            if ok:
+                out.append((src.ivs, dst.ivs))
+        self._boxes[key] = out
+        return out
+
+    def info(self, rule, table: str) -> _Info:
+        key = id(rule)
+        got = self._infos.get(key)
+        if got is not None:
+            return got
+        t = rule.target
+        callee = None
+        if t is None:
+            kind = "noop"
+        elif t.name == "ACCEPT":
+            kind = "accept"
+        elif t.name in ("DROP", "REJECT"):
+            kind = "deny"
+        elif t.name == "RETURN":
+            kind = "return"
+        elif (ch := self.host.tables[table].get(t.name)) is not None and ch.policy is None:
+            kind, callee = "call", ch
+        elif t.name in NAT_TARGETS:
+            kind = "accept" if table == "nat" else "unknown"
+        elif t.name in NOOP_TARGETS or t.name in ("MARK", "CONNMARK") or (t.name == "CT" and not t.option("--notrack")):
+            kind = "noop"
+        elif t.name == "NOTRACK" or t.name == "CT":
+            kind = "notrack"
+        else:
+            kind = "unknown"
+            self.notes.add(f"{t.name} ({table} {rule.chain}, line {rule.span.line}): its verdict is not modelled")
+        rects = []
+        if kind != "noop":
+            base = self._certain(rule)
+            if base is not False:
+                for part, verdict in self._iface_parts(rule):
+                    sure = _and3(base, verdict)
+                    if sure is False:
+                        continue
+                    for s, d in self._boxes_of(rule) or ():
+                        if part is not None:
+                            s = IntervalSet(s).intersect(part).ivs
+                        srs = [(bisect_left(self.src_b, lo), _hi_index(self.src_b, hi, self.top)) for lo, hi in s]
+                        drs = [(bisect_left(self.dst_b, lo), _hi_index(self.dst_b, hi, self.top)) for lo, hi in d]
+                        rects.extend((a, b, c, e, sure) for a, b in srs for c, e in drs)
+        if not rects:
+            kind = "never"
+        got = _Info(kind, rects, callee, bool(t and t.goto),
+                    min((r[0] for r in rects), default=0), max((r[1] for r in rects), default=0))
+        self._infos[key] = got
+        return got
+
+    def _iface_parts(self, rule) -> list[tuple[IntervalSet | None, bool | None]]:
+        """The rule's interface conditions, per part of the source space: [(sources or None for all,
+        True | False | None undecided)]. On the input path a source in 127.0.0.0/8 (::1) or one of the
+        host's own addresses arrives on lo; every other source arrives from the network, never on lo."""
+        c = self.compiler.compile(rule)
+        if c.in_iface is None and c.out_iface is None:
+            return [(None, True)]
+        out_v: bool | None = True
+        if c.out_iface is not None:
+            if self.path == "input":
+                out_v = iface_matches(c.out_iface, None)  # no output device on INPUT
+            elif self.out_iface is not None:
+                out_v = iface_matches(c.out_iface, self.out_iface)
+            else:
+                out_v = _lo_test(c.out_iface)  # a forwarded packet never leaves on lo
+                if out_v is None:
+                    self._iface_note(c.out_iface.name)
+        m = c.in_iface
+        if m is None:
+            return [(None, out_v)]
+        if self.in_iface is not None:
+            return [(None, _and3(out_v, iface_matches(m, self.in_iface)))]
+        net = _lo_test(m)
+        if net is None:
+            self._iface_note(m.name)
+        if self.path != "input":
+            return [(None, _and3(out_v, net))]
+        loop = self.loopback
+        on_lo = iface_matches(m, "lo")
+        if self.localnet and not on_lo:
+            on_lo = None  # route_localnet=1 somewhere: 127.0.0.0/8 may arrive on that device too
+        return [(loop, _and3(out_v, on_lo)),
+                (loop.complement(0, self.top - 1), _and3(out_v, net))]
+
+    def _iface_note(self, name: str) -> None:
+        self.notes.add(f"interface {name}: the dump does not say which addresses use it; rules naming it "
+                       "are taken both ways (--in/--out fix the interfaces)")
+
+    @property
+    def localnet(self) -> bool:
+        """Whether a 127.0.0.0/8 source may arrive on a device other than lo: route_localnet=1 there
+        (shown, or not shown for every device); the kernel drops it as a martian otherwise."""
+        if self.family != 4:
+            return False
+        vals = {k: v for k, v in self.host.sysctls.items() if k.endswith(".route_localnet")}
+        return any(v.strip() == "1" for v in vals.values())
+
+    @property
+    def loopback(self) -> IntervalSet:
+        return _loopback_sources(self.host)
+
+    def _certain(self, rule) -> bool | None:
+        """Whether the conditions off the address grid but for interfaces hold for this service's first
+        packet: True, False, or None when the dump does not decide them."""
+        c = self.compiler.compile(rule)
+        if c.unknown or c.stateful:
+            for text in c.unknown + c.stateful:
+                self.notes.add(f"{text} (line {rule.span.line}): taken both ways")
+            return None
+        verdict: bool | None = True
+        for t in c.meta:
+            r = self._meta(t)
+            if r is None:
+                verdict = None
+            elif r == t.negated:
+                return False
+        return verdict
+
+    def _meta(self, t) -> bool | None:
+        k = t.kind
+        if k == "ctstate":
+            return self._ctstate in t.args[0]
+        if k == "tcpflags":
+            if self.proto != "tcp":
+                return False
+            mask, comp = t.args
+            return (0x02 & mask) == comp
+        if k == "fragment":
+            return False  # a connection's first packet is not a later fragment
+        if k == "ctdir":
+            return t.args[0] == "ORIGINAL"
+        if k in ("mark", "connmark"):
+            if k in self.mark_setters:
+                self.notes.add(f"{t.text}: marks set by rules on the way are not followed; taken both ways")
+                return None
+            value, mask = t.args
+            return (0 & mask) == value
+        return None  # ctstatus, pkttype, physdev, addrtype --limit-iface-*: not decided here
+
+    _ctstate = "NEW"
+
+    # ---------------------------------------------------------------- the walk
+
+    def evaluate(self):
+        """Yield (row offset, code block) for blocks of source atoms: DENY/ACCEPT/POSSIBLE per cell."""
+        import numpy as np
+
+        ns, nd = len(self.src_b), len(self.dst_b)
+        rows = max(1, _CELLS_PER_BLOCK // max(nd, 1))
+        raw = [(t, c) for t, c in self.stages if t == "raw"]
+        rest = [(t, c) for t, c in self.stages if t != "raw"]
+        for r0 in range(0, ns, rows):
+            r1 = min(ns, r0 + rows)
+            denied = {}
+            for mode in ("upper", "lower"):
+                dn = np.zeros((r1 - r0, nd), dtype=bool)
+                flag = np.zeros((r1 - r0, nd), dtype=bool)
+                for t, c in raw:
+                    self._stage(t, c, mode, r0, r1, dn, flag)
+                if not flag.any():
+                    self._ctstate = "NEW"
+                    for t, c in rest:
+                        self._stage(t, c, mode, r0, r1, dn, None)
+                else:
+                    out = {}
+                    for state in ("NEW", "UNTRACKED"):
+                        self._ctstate = state
+                        self._infos.clear()
+                        d2 = dn.copy()
+                        for t, c in rest:
+                            self._stage(t, c, mode, r0, r1, d2, None)
+                        out[state] = d2
+                    self._ctstate = "NEW"
+                    self._infos.clear()
+                    dn = np.where(flag, out["UNTRACKED"], out["NEW"])
+                    self.notes.add("raw NOTRACK: untracked packets are followed as UNTRACKED")
+                denied[mode] = dn
+            code = np.full((r1 - r0, nd), POSSIBLE, dtype=np.int8)
+            code[~denied["lower"]] = ACCEPT
+            code[denied["upper"]] = DENY
+            yield r0, code
+
+    def _stage(self, table, chain_name, mode, r0, r1, denied, flag) -> None:
+        import numpy as np
+
+        chain = self.host.tables[table][chain_name]
+        fate = np.zeros(denied.shape, dtype=np.int8)  # 1 accepted in this table, 2 dropped
+        start = ~denied
+        self._walk(table, chain, mode, r0, (0, r1 - r0, 0, denied.shape[1]), start.copy(), None, fate, flag, 0)
+        rest = start & (fate == 0)  # fell off the end or RETURNed from the built-in chain: its policy
+        if (chain.policy or "ACCEPT") != "ACCEPT":
+            fate[rest] = 2
+        denied |= fate == 2
+
+    def _walk(self, table, chain, mode, r0, win, alive, taint, fate, flag, depth) -> None:
+        """Run ``chain`` over the window ``win`` (block rows a..b, columns c..d) of the cells
+        ``alive`` (owned by this call, shaped like the window); ``taint`` marks the cells for
+        which the rules from here on hold only under a condition taken both ways."""
+        import numpy as np
+
+        if depth > 64:
+            raise SpaceError(f"chain {chain.name}: jumps nest deeper than 64 (a loop?)")
+        wa, wb, wc, wd = win
+        upper = mode == "upper"
+        for rule in chain.rules:
+            info = self.info(rule, table)
+            kind = info.kind
+            if kind in ("never", "noop"):
+                continue
+            if info.row_hi <= r0 + wa or info.row_lo >= r0 + wb:
+                continue
+            for s0, s1, d0, d1, certain in info.rects:
+                a, b = max(s0 - r0, wa), min(s1 - r0, wb)
+                c, d = max(d0, wc), min(d1, wd)
+                if a >= b or c >= d:
+                    continue
+                la, lb, lc, ld = a - wa, b - wa, c - wc, d - wc
+                sub = alive[la:lb, lc:ld]
+                if not sub.any():
+                    continue
+                tsub = taint[la:lb, lc:ld] if taint is not None else None
+                sure = certain is True
+                if kind in ("accept", "deny", "unknown"):
+                    applies = (kind == "accept") == upper or kind == "unknown"
+                    if kind == "unknown":
+                        value = 1 if upper else 2
+                        hit = sub.copy()
+                    elif applies:
+                        value = 1 if kind == "accept" else 2
+                        hit = sub.copy()
+                    else:
+                        if not sure:
+                            continue
+                        value = 1 if kind == "accept" else 2
+                        hit = sub & ~tsub if tsub is not None else sub.copy()
+                    fv = fate[a:b, c:d]
+                    np.putmask(fv, hit, value)
+                    sub &= ~hit
+                elif kind == "notrack":
+                    if flag is None:
+                        continue
+                    hit = sub if upper or (sure and tsub is None) else (sub & ~tsub if sure else None)
+                    if hit is not None:
+                        fv = flag[a:b, c:d]
+                        fv |= hit
+                elif kind == "return":
+                    if sure:
+                        sub[:] = False
+                    else:
+                        if taint is None:
+                            taint = np.zeros(alive.shape, dtype=bool)
+                            tsub = taint[la:lb, lc:ld]
+                        tsub |= sub
+                elif kind == "call":
+                    inner = sub.copy()
+                    itaint = None
+                    if not sure:
+                        itaint = np.ones(inner.shape, dtype=bool)
+                    elif tsub is not None and tsub.any():
+                        itaint = tsub.copy()
+                    self._walk(table, info.callee, mode, r0, (a, b, c, d), inner, itaint, fate, flag, depth + 1)
+                    decided = fate[a:b, c:d] != 0
+                    sub &= ~decided
+                    if info.goto:
+                        if sure:
+                            gone = sub if tsub is None else sub & ~tsub
+                            sub &= ~gone
+                        else:
+                            if taint is None:
+                                taint = np.zeros(alive.shape, dtype=bool)
+                                tsub = taint[la:lb, lc:ld]
+                            tsub |= sub
+
+
+def _and3(a: bool | None, b: bool | None) -> bool | None:
+    if a is False or b is False:
+        return False
+    return None if a is None or b is None else True
+
+
+def _lo_test(m) -> bool | None:
+    """An interface match for a packet from (or to) another host: never lo, any other device undecided."""
+    if m.name == "lo":
+        return m.negated
+    return None
+
+
+def _hi_index(bounds: list[int], hi: int, top: int) -> int:
+    return len(bounds) if hi + 1 >= top else bisect_left(bounds, hi + 1)
+
+
+# --------------------------------------------------------------------------- classes
+
+
+def _classes(svc: _Service):
+    """Run the grid and group atoms: returns (row class per source atom, column class per destination
+    atom, code per (row class, column class), upper-closure row and column classes)."""
+    import numpy as np
+
+    ns, nd = len(svc.src_b), len(svc.dst_b)
+    rng = np.random.default_rng(20261203)
+    w1 = rng.integers(1, 2**63, size=ns, dtype=np.uint64) | np.uint64(1)
+    w2 = rng.integers(1, 2**63, size=ns, dtype=np.uint64) | np.uint64(1)
+    col1 = np.zeros(nd, dtype=np.uint64)
+    col2 = np.zeros(nd, dtype=np.uint64)
+    ucol1 = np.zeros(nd, dtype=np.uint64)
+    row_class = np.zeros(ns, dtype=np.int64)
+    urow_class = np.zeros(ns, dtype=np.int64)
+    row_ids: dict[bytes, int] = {}
+    urow_ids: dict[bytes, int] = {}
+    reps: list[tuple[np.ndarray, np.ndarray]] = []  # per row class: (change positions, values) of its row
+    for r0, code in svc.evaluate():
+        c64 = code.astype(np.uint64) + np.uint64(1)
+        up = (code != DENY).astype(np.uint64) + np.uint64(1)
+        with np.errstate(over="ignore"):
+            col1 += w1[r0:r0 + len(code)] @ c64
+            col2 += w2[r0:r0 + len(code)] @ c64
+            ucol1 += w1[r0:r0 + len(code)] @ up
+        for i, row in enumerate(code):
+            key = hashlib.blake2b(row.tobytes(), digest_size=16).digest()
+            rid = row_ids.get(key)
+            if rid is None:
+                rid = row_ids[key] = len(row_ids)
+                pos = np.flatnonzero(np.diff(row)) + 1
+                reps.append((np.concatenate(([0], pos)), row[np.concatenate(([0], pos))].copy()))
+            row_class[r0 + i] = rid
+            ukey = hashlib.blake2b((row != DENY).tobytes(), digest_size=16).digest()
+            urow_class[r0 + i] = urow_ids.setdefault(ukey, len(urow_ids))
+    col_class = _ids(col1, col2)
+    ucol_class = _ids(ucol1, np.zeros(nd, dtype=np.uint64))
+    return row_class, col_class, reps, urow_class, ucol_class
+
+
+def _ids(h1, h2):
+    import numpy as np
+
+    keys = np.stack([h1, h2], axis=1)
+    _, inverse = np.unique(keys, axis=0, return_inverse=True)
+    return inverse.reshape(-1)
+
+
+def _merge(svc: _Service, row_class, col_class):
+    """One partition of the address space: address ranges keyed by (row class, column class)."""
+    sb, db = svc.src_b, svc.dst_b
+    cuts = sorted(set(sb) | set(db))
+    groups: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    order: list[tuple[int, int]] = []
+    si = di = 0
+    for k, lo in enumerate(cuts):
+        hi = (cuts[k + 1] - 1) if k + 1 < len(cuts) else svc.top - 1
+        while si + 1 < len(sb) and sb[si + 1] <= lo:
+            si += 1
+        while di + 1 < len(db) and db[di + 1] <= lo:
+            di += 1
+        key = (int(row_class[si]), int(col_class[di]))
+        lst = groups.get(key)
+        if lst is None:
+            lst = groups[key] = []
+            order.append(key)
+        if lst and lst[-1][1] + 1 == lo:
+            lst[-1] = (lst[-1][0], hi)
+        else:
+            lst.append((lo, hi))
+    return [(key, groups[key]) for key in order]
+
+
+def _code_at(reps, row_cls: int, col_atom: int) -> int:
+    import numpy as np
+
+    pos, vals = reps[row_cls]
+    return int(vals[int(np.searchsorted(pos, col_atom, side="right")) - 1])
+
+
+# --------------------------------------------------------------------------- replay
+
+
+class _Choosing(ConcreteRun):
+    """A concrete run that takes every undecided match one fixed way (the grid proved the
+    class's fate the same either way, or the edge is possible and this is one scenario)."""
+
+    choice = False
+    quiet_lines: frozenset = frozenset()  # rules whose match changes nothing (LOG ...): not worth a word
+
+    def free_choice(self, what, flow, *, unknown, line=None, texts=None) -> bool:
+        if line not in self.quiet_lines:
+            self.log.append(f"{what}: {'assumed to match' if self.choice else 'assumed not to match'}")
+        return self.choice
+
+
+def replay_edge(host, path: str, packet: dict, in_iface: str | None, out_iface: str | None,
+                choice: bool = False, quiet_lines: frozenset = frozenset(),
+                tables: tuple[str, ...] | None = None) -> tuple[str, list[dict], list[str]]:
+    """The verdict of one packet on ``path``, by the per-packet evaluator: (ACCEPT | DROP | REJECT |
+    UNKNOWN, the rules it crossed, the undecided matches it took one way)."""
+    run = _Choosing(host, packet)
+    run.choice = choice
+    run.quiet_lines = quiet_lines
+    if in_iface is None and path == "input" and _is_loopback_source(host, packet["src"]):
+        in_iface = "lo"
+    flow = Flow(proto=packet["proto_name"], in_iface=in_iface or "dnlint-in",
+                out_iface=(out_iface or "dnlint-out") if path == "forward" else None)
+    p = Path(host, run, _NoCompiler())
+    verdict = "ACCEPT"
+    for table, chain in PATHS[path]:
+        if chain not in host.tables.get(table, {}) or (tables is not None and table not in tables):
+            continue
+        verdict, _ = p.traverse(flow, table, chain)
+        if verdict != "ACCEPT":
+            break
+    steps = [s.as_dict() for s in flow.trace if s.index is not None or s.action.startswith("policy")]
+    return verdict, steps, list(run.log)
+
+
+def _loopback_sources(host) -> IntervalSet:
+    """The sources that arrive on lo: 127.0.0.0/8 (::1), and the host's own addresses where the dump
+    shows them (a bare rule set's placeholder addresses are not)."""
+    lo = IntervalSet.range(0x7F000000, 0x7FFFFFFF) if host.family == 4 else IntervalSet.point(1)
+    return lo.union(host.local_addrs) if host.addresses_known else lo
+
+
+def _is_loopback_source(host, addr: int) -> bool:
+    return addr in _loopback_sources(host)
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def space_compiler(host) -> RuleCompiler:
+    """The engine's rule compiler, but an address class the dump does not show (LOCAL on a bare rule
+    set) stays undecided instead of empty."""
+    classes = addrtype_classes(host.family, host.local_addrs, host.routes)
+    if not host.addresses_known:
+        for k in ("LOCAL", "UNICAST", "BROADCAST"):
+            classes.pop(k, None)
+    return RuleCompiler(host.family, host.local_addrs, classes, host.local_by_iface, None)
+
+
+def compute_space(host, *, path: str = "forward", services=DEFAULT_SERVICES, sport: int = DEFAULT_SPORT,
+                  in_iface: str | None = None, out_iface: str | None = None, replay_budget: int | None = 256,
+                  ipsets: dict | None = None, tables: tuple[str, ...] | None = None) -> SpaceMatrix:
+    if path not in PATHS:
+        raise SpaceError(f"unknown path {path!r} (forward or input)")
+    compiler = space_compiler(host)
+    if ipsets:
+        compiler.ipsets = ipsets
+    fam = host.family
+    assumptions = [f"each connection's first packet: state NEW, TCP SYN, source port {sport}",
+                   "sources arrive from the network, never on lo" if path == "forward" else
+                   "sources in 127.0.0.0/8 (::1) and the host's own addresses arrive on lo (on any other "
+                   "device the kernel drops 127.0.0.0/8 as a martian while route_localnet is 0, its default), "
+                   "every other source from the network"]
+    if path == "forward":
+        assumptions.append("addresses as filter FORWARD sees them (after any DNAT in nat PREROUTING)")
+    else:
+        assumptions.append("addresses as filter INPUT sees them (after any DNAT in nat PREROUTING); "
+                           "the kernel's own checks (martian sources, reverse path) are not part of this view")
+    if in_iface:
+        assumptions.append(f"packets arrive on {in_iface}")
+    if out_iface and path == "forward":
+        assumptions.append(f"packets leave on {out_iface}")
+    fname = "ip6tables" if fam == 6 else "iptables"
+    if tables is not None:
+        left = [t for t in dict.fromkeys(t for t, _ in PATHS[path]) if t not in tables]
+        if left:
+            assumptions.append(f"only the {', '.join(tables)} table{'s' if len(tables) > 1 else ''}: "
+                               f"{', '.join(left)} left out as asked")
+    for table in dict.fromkeys(t for t, _ in PATHS[path]):
+        if tables is not None and table not in tables:
+            continue
+        if table not in host.tables_known:
+            if table == "filter":
+                assumptions.append(f"the {fname} filter table is not in the dump: no rule filters, every "
+                                   "answer turns on it")
+            else:
+                assumptions.append(f"the {fname} {table} table is not in the dump: taken as empty")
+    results = []
+    notes: set[str] = set()
+    for proto, dport in services:
+        if protocol_number(proto) is None or proto not in ("tcp", "udp", "sctp", "udplite", "dccp"):
+            raise SpaceError(f"--space takes a port protocol (tcp, udp), not {proto!r}")
+        svc = _Service(host, compiler, path, proto, dport, sport, in_iface, out_iface, tables)
+        results.append(_service_matrix(host, svc, replay_budget))
+        notes |= svc.notes
+    return SpaceMatrix(fam, path, results, in_iface, out_iface, assumptions + sorted(notes))
+
+
+def _service_matrix(host, svc: _Service, replay_budget: int | None) -> ServiceMatrix:
+    import numpy as np
+
+    fam = host.family
+    row_class, col_class, reps, urow, ucol = _classes(svc)
+    merged = _merge(svc, row_class, col_class)
+    upper = _merge(svc, urow, ucol)
+    classes = [SpaceClass(i, rs, fam) for i, (_, rs) in enumerate(merged)]
+    # the destination atom of each class's witness (every atom of a class is alike)
+    atoms = np.array([bisect_left(svc.dst_b, c.witness() + 1) - 1 for c in classes])
+    reach = []
+    for rc, _ in (k for k, _ in merged):
+        pos, vals = reps[rc]
+        codes = vals[np.searchsorted(pos, atoms, side="right") - 1]
+        js = np.flatnonzero(codes != DENY).astype(np.int32)
+        reach.append((js, codes[js]))
+    m = ServiceMatrix(svc.proto, svc.dport, svc.sport, classes, reach,
+                      source_classes=len(reps), destination_classes=int(col_class.max()) + 1 if len(col_class) else 0,
+                      upper_classes=len(upper), atoms=(len(svc.src_b), len(svc.dst_b)))
+    m.upper_partition = [rs for _, rs in upper]
+    _replay(host, svc, m, replay_budget)
+    return m
+
+
+def _replay(host, svc: _Service, m: ServiceMatrix, budget: int | None) -> None:
+    """Replay witnesses through the per-packet evaluator: each class as a source towards the first
+    class it reaches (or, reaching none, towards itself), then other edges, ``budget`` in all
+    (None: every class and every edge)."""
+    fam = host.family
+    todo: list[tuple[int, int, int]] = []
+    for i, (dsts, codes) in enumerate(m.reach):
+        todo.append((i, int(dsts[0]), int(codes[0])) if len(dsts) else (i, i, DENY))
+    seen = {(i, j) for i, j, _ in todo}
+    limit = None if budget is None else max(budget, 0)
+    if limit is None or len(todo) < limit:
+        for i, (dsts, codes) in enumerate(m.reach):
+            for j, c in zip(dsts.tolist(), codes.tolist()):
+                if limit is not None and len(todo) >= limit:
+                    break
+                if (i, j) not in seen:
+                    todo.append((i, j, c))
+                    seen.add((i, j))
+    quiet = frozenset(r.span.line for r in svc._rules()
+                      if r.target is None or r.target.name in NOOP_TARGETS)
+    if limit is not None:
+        # the per-packet evaluator visits every rule on the path: on a huge rule set a sample
+        # (the first classes, deterministic) stands for the rest, and the stats say how many
+        visits = max(1, sum(1 for _ in svc._rules()))
+        todo = todo[:max(32, min(limit, REPLAY_RULE_VISITS // visits))]
+    for i, j, code in todo:
+        pkt = {"src": m.classes[i].witness(), "dst": m.classes[j].witness(), "proto": svc.proto_num,
+               "proto_name": svc.proto, "sport": svc.sport, "dport": svc.dport}
+        w = {"src": ip_str(pkt["src"], fam), "dst": ip_str(pkt["dst"], fam), "proto": svc.proto,
+             "sport": svc.sport, "dport": svc.dport}
+        try:
+            verdict, steps, log = replay_edge(host, svc.path, pkt, svc.in_iface, svc.out_iface, False, quiet, svc.tables)
+            verdicts = {verdict}
+            logs = list(log)
+            if log:  # something was taken one way: take it the other way too
+                v2, _, log2 = replay_edge(host, svc.path, pkt, svc.in_iface, svc.out_iface, True, quiet, svc.tables)
+                verdicts.add(v2)
+                logs += log2
+        except ReplayMismatch as e:
+            m.replay_failures.append(f"class {i} -> class {j}: {e}")
+            continue
+        want = {ACCEPT: {"ACCEPT"}, DENY: {"DROP", "REJECT"}}.get(code)
+        if want is not None and not verdicts <= want:
+            m.replay_failures.append(
+                f"class {i} -> class {j} ({w['src']} -> {w['dst']}): the grid says {FATE_NAMES[code]}, "
+                f"the per-packet evaluator {'/'.join(sorted(verdicts))}")
+        why = None
+        if code == POSSIBLE:
+            why = "; ".join(dict.fromkeys(logs)) or "an interface the dump does not tie to addresses"
+        m.proofs.append(SpaceEdge(i, j, FATE_NAMES[code], w, steps, why))
+
+
+def space_dump(dump, *, family: int = 4, **kw) -> SpaceMatrix:
+    from ..model.host import build_host
+
+    host = build_host(dump, family)
+    ipsets = {s.name: s for s in dump.facts.ipsets if s.family == family}
+    return compute_space(host, ipsets=ipsets, **kw)
