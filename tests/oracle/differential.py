@@ -515,10 +515,11 @@ def compare(dump, probes: list[dict], *, query=None, seed: int | None = None,
             out.pending.append(found)
             continue
         w_sport = (ans.get("witness") or {}).get("sport")
-        # "reachable" is existential over source ports ("unreachable" is not): a witness
-        # from another port than the probe's is not the kernel's question
-        if (reachable and not with_sport and sport_rules and p.get("sport") and w_sport is not None
-                and int(w_sport) != int(p["sport"])):
+        # "reachable" is existential over source ports ("unreachable" is not), and how a block
+        # ends is its witness's: a witness from another port than the probe's is not the
+        # kernel's question
+        if (not with_sport and sport_rules and p.get("sport") and w_sport is not None
+                and int(w_sport) != int(p["sport"]) and (reachable or found.kind == "ending")):
             out.skipped.append((p, f"dnlint's witness uses source port {w_sport}, the probe used "
                                    f"{p['sport']}, the rules match source ports, and query_dump "
                                    f"takes no sport: {found.message}"))

@@ -493,8 +493,9 @@ def _bridge_nf_available(ns: Netns) -> bool:
 _modprobe_tried = False
 
 
-def build_host(lab: Lab, case: Case) -> Topology:
-    """Build the namespaces of ``case`` inside ``lab`` (the lab tears them down)."""
+def build_host(lab: Lab, case: Case, peer_ports: tuple[int, ...] = PEER_LISTEN) -> Topology:
+    """Build the namespaces of ``case`` inside ``lab`` (the lab tears them down); containers and
+    outside listen on ``peer_ports`` (TCP and UDP)."""
     global _modprobe_tried
     t0 = time.monotonic()
     host = lab.netns("host")
@@ -547,9 +548,9 @@ def build_host(lab: Lab, case: Case) -> Topology:
 
     # listeners: one process per namespace
     specs = {"host": [[p, a, port] for a, port in HOST_LISTEN for p in ("tcp", "udp")],
-             "outside": [[p, "0.0.0.0", port] for port in PEER_LISTEN for p in ("tcp", "udp")]}
+             "outside": [[p, "0.0.0.0", port] for port in peer_ports for p in ("tcp", "udp")]}
     for c in containers:
-        specs[f"container:{c}"] = [[p, "0.0.0.0", port] for port in PEER_LISTEN for p in ("tcp", "udp")]
+        specs[f"container:{c}"] = [[p, "0.0.0.0", port] for port in peer_ports for p in ("tcp", "udp")]
     script = topo._script("listener.py", LISTENER)
     pending = []
     for ns_name, spec in specs.items():
