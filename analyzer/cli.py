@@ -319,7 +319,7 @@ def _space_matrix(dump, host, *, port, ports, proto, family, format, path, sport
 
     title = _display(dump)
     if format is MatrixFormat.json:
-        sys.stdout.write(R.render_json(m))
+        R.write_json(m, sys.stdout)
     elif format is MatrixFormat.csv:
         sys.stdout.write(R.render_csv(m))
     elif format is MatrixFormat.html:

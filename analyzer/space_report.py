@@ -72,13 +72,12 @@ def render_text(m: SpaceMatrix, *, title: str = "", class_limit: int = 60, width
             if not len(dsts):
                 out.append(f"    [{i}] -> nothing (denied to every class)")
                 continue
-            acc = [int(j) for j, c in zip(dsts.tolist(), codes.tolist()) if c == _CODES["accept"]]
-            pos = [int(j) for j, c in zip(dsts.tolist(), codes.tolist()) if c == _CODES["possible"]]
+            groups: dict[tuple[int, str | None], list[int]] = {}
+            for j, c in zip(dsts.tolist(), codes.tolist()):
+                groups.setdefault((c % 3, s.code_nat.get(c)), []).append(int(j))
             parts = []
-            if acc:
-                parts.append(f"accept {_ids_text(acc)}")
-            if pos:
-                parts.append(f"possible {_ids_text(pos)}")
+            for (f, nat), ids in sorted(groups.items(), key=lambda kv: (-kv[0][0] % 3, kv[0][1] or "")):
+                parts.append(f"{FATE_NAMES[f]} {_ids_text(ids)}{f' ({nat})' if nat else ''}")
             out.append(_fit(f"    [{i}] -> {'; '.join(parts)}", width))
             shown += 1
         if len(s.reach) > class_limit:
@@ -103,7 +102,39 @@ def _fit(text: str, w: int) -> str:
 
 
 def render_json(m: SpaceMatrix) -> str:
-    return json.dumps(m.as_dict(), indent=2) + "\n"
+    buf = io.StringIO()
+    write_json(m, buf)
+    return buf.getvalue()
+
+
+def write_json(m: SpaceMatrix, out) -> None:
+    """The json report, written as it goes: the edges of a huge matrix (millions on a 50,000-rule
+    set) are never all in memory as Python objects. Classes, proofs and stats as ``as_dict``; the
+    edges one line per source class."""
+    head = {"version": 1, "view": "space", "family": m.family, "path": m.path, "in_iface": m.in_iface,
+            "out_iface": m.out_iface, "assumptions": m.assumptions}
+    body = json.dumps(head, indent=2)
+    out.write(body[:-2] + ',\n  "services": [')
+    for k, s in enumerate(m.services):
+        out.write(",\n" if k else "\n")
+        meta = {"proto": s.proto, "dport": s.dport, "sport": s.sport,
+                "classes": [c.as_dict() for c in s.classes]}
+        text = json.dumps(meta)
+        out.write("    " + text[:-1] + ', "edges": [')
+        first = True
+        names = {c: FATE_NAMES[c % 3] for c in range(3)}
+        for i, (dsts, codes) in enumerate(s.reach):
+            if not len(dsts):
+                continue
+            if s.code_nat:
+                parts = [json.dumps([i, j, FATE_NAMES[c % 3], *([s.code_nat[c]] if c in s.code_nat else [])])
+                         for j, c in zip(dsts.tolist(), codes.tolist())]
+            else:
+                parts = [f'[{i},{j},"{names[c]}"]' for j, c in zip(dsts.tolist(), codes.tolist())]
+            out.write(("" if first else ",") + "\n      " + ",".join(parts))
+            first = False
+        out.write("\n    ], " + json.dumps({"proofs": [e.as_dict() for e in s.proofs], "stats": s.stats()})[1:])
+    out.write("\n  ]\n}\n")
 
 
 def _range(text: str, family: int) -> tuple[int, int]:
@@ -114,17 +145,27 @@ def _range(text: str, family: int) -> tuple[int, int]:
     return int(net.network_address), int(net.broadcast_address)
 
 
-def _reach(n: int, edges) -> list[tuple]:
+def _reach(n: int, edges) -> tuple[list[tuple], dict[int, str]]:
+    """Per source class (destination ids, codes), and the translations of the codes: a fate with a
+    translation gets a code of its own (fate + 3 * k), as the engine's full path gives them."""
     import numpy as np
 
     per: list[list[tuple[int, int]]] = [[] for _ in range(n)]
-    for i, j, f in edges:
-        per[int(i)].append((int(j), _CODES[f]))
+    nat_ids: dict[str, int] = {}
+    code_nat: dict[int, str] = {}
+    for e in edges:
+        i, j, f = e[0], e[1], e[2]
+        c = _CODES[f]
+        if len(e) > 3 and e[3]:
+            k = nat_ids.setdefault(e[3], len(nat_ids) + 1)
+            c += 3 * k
+            code_nat[c] = e[3]
+        per[int(i)].append((int(j), c))
     out = []
     for lst in per:
         lst.sort()
-        out.append((np.array([j for j, _ in lst], dtype=np.int32), np.array([c for _, c in lst], dtype=np.int8)))
-    return out
+        out.append((np.array([j for j, _ in lst], dtype=np.int32), np.array([c for _, c in lst], dtype=np.int64)))
+    return out, code_nat
 
 
 def space_from_dict(d: dict) -> SpaceMatrix:
@@ -135,16 +176,17 @@ def space_from_dict(d: dict) -> SpaceMatrix:
         st = s["stats"]
         proofs = [SpaceEdge(p["from"], p["to"], p["fate"], p["witness"], p.get("path", []), p.get("why"))
                   for p in s.get("proofs", [])]
-        services.append(ServiceMatrix(s["proto"], s["dport"], s["sport"], classes, _reach(len(classes), s["edges"]),
+        reach, code_nat = _reach(len(classes), s["edges"])
+        services.append(ServiceMatrix(s["proto"], s["dport"], s["sport"], classes, reach,
                                       st["source_classes"], st["destination_classes"], st["classes_upper_closure"],
                                       (st["source_atoms"], st["destination_atoms"]), proofs,
-                                      list(st.get("replay_failures", []))))
+                                      list(st.get("replay_failures", [])), code_nat=code_nat))
     return SpaceMatrix(fam, d["path"], services, d.get("in_iface"), d.get("out_iface"), list(d.get("assumptions", [])))
 
 
 # --------------------------------------------------------------------------- csv
 
-CSV_FIELDS = ["proto", "dport", "sport", "from", "from_ranges", "to", "to_ranges", "fate"]
+CSV_FIELDS = ["proto", "dport", "sport", "from", "from_ranges", "to", "to_ranges", "fate", "nat"]
 
 
 def render_csv(m: SpaceMatrix) -> str:
@@ -161,7 +203,8 @@ def render_csv(m: SpaceMatrix) -> str:
                             "from_ranges": texts[i], "to": "", "to_ranges": "", "fate": "deny"})
             for j, c in zip(dsts.tolist(), codes.tolist()):
                 w.writerow({"proto": s.proto, "dport": s.dport, "sport": s.sport, "from": i,
-                            "from_ranges": texts[i], "to": j, "to_ranges": texts[j], "fate": FATE_NAMES[c]})
+                            "from_ranges": texts[i], "to": j, "to_ranges": texts[j], "fate": FATE_NAMES[c % 3],
+                            "nat": s.code_nat.get(c, "")})
     return buf.getvalue()
 
 
@@ -175,12 +218,13 @@ def space_from_csv(text: str, family: int = 4, path: str = "forward") -> SpaceMa
         svc["classes"][int(r["from"])] = r["from_ranges"]
         if r["to"] != "":
             svc["classes"][int(r["to"])] = r["to_ranges"]
-            svc["edges"].append((int(r["from"]), int(r["to"]), r["fate"]))
+            svc["edges"].append((int(r["from"]), int(r["to"]), r["fate"], r.get("nat") or None))
     services = []
     for (proto, dport, sport), svc in by.items():
         n = max(svc["classes"]) + 1
         classes = [SpaceClass(i, [_range(x, family) for x in svc["classes"][i].split()], family) for i in range(n)]
-        services.append(ServiceMatrix(proto, dport, sport, classes, _reach(n, svc["edges"]), 0, 0, 0, (0, 0)))
+        reach, code_nat = _reach(n, svc["edges"])
+        services.append(ServiceMatrix(proto, dport, sport, classes, reach, 0, 0, 0, (0, 0), code_nat=code_nat))
     return SpaceMatrix(family, path, services, None, None, [])
 
 
@@ -243,7 +287,7 @@ function show(el) {{
   const e = s.edges.find(x => x[0] === i && x[1] === j);
   const fate = e ? e[2] : "deny";
   const p = (s.proofs || []).find(x => x.from === i && x.to === j);
-  let t = `${{s.proto}} ${{s.dport}}: class ${{i}} -> class ${{j}}: ${{fate}}\\n`;
+  let t = `${{s.proto}} ${{s.dport}}: class ${{i}} -> class ${{j}}: ${{fate}}${{e && e[3] ? ", " + e[3] : ""}}\\n`;
   t += `from ${{s.classes[i].ranges.join(", ")}}\\nto   ${{s.classes[j].ranges.join(", ")}}\\n`;
   t += `witness ${{s.classes[i].witness}} -> ${{s.classes[j].witness}} (${{s.proto}} sport ${{s.sport}} dport ${{s.dport}})\\n`;
   if (p) {{

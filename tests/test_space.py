@@ -316,3 +316,101 @@ def test_space_html_renders_in_chromium(tmp_path):
     subprocess.run(common + ["--window-size=1000,800", f"--screenshot={shot}", f"file://{f}"],
                    capture_output=True, timeout=120, cwd=tmp_path)
     assert shot.exists() and _png_colours(shot.read_bytes()) > 3
+
+
+# --------------------------------------------------------------------------- the full path
+
+DOCKER = ROOT / "fixtures" / "docker" / "a_default.txt"
+
+
+def _edge_nat(m, src: str, dst: str, svc: int = 0) -> str | None:
+    import ipaddress
+
+    s = m.services[svc]
+    return s.nat(s.class_of(int(ipaddress.ip_address(src))).id, s.class_of(int(ipaddress.ip_address(dst))).id)
+
+
+def test_full_path_on_a_docker_host_dnats_published_ports_and_masquerades_egress():
+    d = load_dump(DOCKER)
+    m = space_dump(d, path="full", services=[("tcp", 8080), ("tcp", 80)], in_iface="up0", replay_budget=None)
+    # the published port: every outside source, to the host's addresses, DNATed to web:80
+    assert _fate(m, "198.51.100.7", "192.0.2.1") == "accept"
+    assert "DNAT to 172.18.0.2:80" in _edge_nat(m, "198.51.100.7", "192.0.2.1")
+    # a 127.0.0.0/8 destination from the wire: a martian (route_localnet=0 in the dump) where no DNAT
+    # takes it; DNATed, the kernel routes the new destination: a neighbour reaches a published port
+    # through 127.0.0.1 (moby#45610, before Docker 28's raw rule)
+    assert _fate(m, "198.51.100.7", "127.0.0.1", 1) == "deny"
+    assert _fate(m, "198.51.100.7", "127.0.0.1") == "accept"
+    assert "DNAT to 172.18.0.2:80" in _edge_nat(m, "198.51.100.7", "127.0.0.1")
+    # a container's egress (tcp 80 to the world, arriving on docker0): accepted and masqueraded
+    egress = space_dump(d, path="full", services=[("tcp", 80)], in_iface="docker0", replay_budget=None)
+    assert _fate(egress, "172.17.0.2", "198.51.100.7") == "accept"
+    assert "masqueraded" in _edge_nat(egress, "172.17.0.2", "198.51.100.7")
+    assert _fate(egress, "172.17.0.2", "172.18.0.2") == "deny"  # DOCKER-ISOLATION
+    assert not egress.services[0].replay_failures
+    for s in m.services:
+        assert not s.replay_failures and len(s.proofs) >= len(s.classes)
+        _covers(s, 4)
+    text = render_text(m)
+    assert "DNAT to 172.18.0.2:80 (nat DOCKER, line" in text
+    d2 = json.loads(render_json(m))
+    assert any(len(e) == 4 and "DNAT" in e[3] for e in d2["services"][0]["edges"])
+    assert space_from_dict(d2).as_dict() == m.as_dict()
+
+
+def test_full_path_on_a_bare_rule_set_says_possible_where_the_hosts_addresses_decide():
+    text = """*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A PREROUTING -d 203.0.113.10/32 -p tcp --dport 8080 -j DNAT --to-destination 10.1.0.2:80
+COMMIT
+*filter
+:INPUT DROP [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -p tcp --dport 22 -j ACCEPT
+-A FORWARD -d 10.1.0.2/32 -p tcp --dport 80 -j ACCEPT
+-A FORWARD -d 10.9.0.0/16 -j ACCEPT
+COMMIT
+"""
+    m = _space(text, path="full", services=[("tcp", 8080), ("tcp", 22)], replay_budget=None)
+    # a bare rule set: whether the host forwards at all is not shown
+    assert _fate(m, "198.51.100.7", "10.9.0.1", 1) == "possible"
+    assert any("forwarding" in (p.why or "") for p in m.services[1].proofs)
+    assert _fate(m, "198.51.100.7", "127.0.0.1", 1) == "possible"  # route_localnet not in the dump
+    assert all(not s.replay_failures for s in m.services)
+    facts = ("### sysctl net.ipv4.ip_forward net.ipv4.conf.all.route_localnet net.ipv4.conf.eth0.route_localnet\n"
+             "net.ipv4.ip_forward = 1\nnet.ipv4.conf.all.route_localnet = 0\n"
+             "net.ipv4.conf.eth0.route_localnet = 0\n### iptables-save\n")
+    m = _space(facts + text, path="full", services=[("tcp", 8080), ("tcp", 22)], in_iface="eth0",
+               replay_budget=None)
+    # is 10.9.0.1 the host's own? INPUT takes 22, FORWARD takes 10.9/16: both accept, so proved
+    assert _fate(m, "198.51.100.7", "10.9.0.1", 1) == "accept"
+    # 8.8.8.8 for 22: INPUT accepts, FORWARD drops: it turns on whether the address is the host's
+    assert _fate(m, "198.51.100.7", "8.8.8.8", 1) == "possible"
+    why = [p.why for p in m.services[1].proofs if p.fate == "possible"]
+    assert any("one of the host's own addresses" in (w or "") for w in why)
+    # the DNAT to 10.1.0.2:80: FORWARD accepts it, INPUT (were 10.1.0.2 the host's) would not
+    assert _fate(m, "198.51.100.7", "203.0.113.10") == "possible"
+    assert "DNAT to 10.1.0.2:80" in _edge_nat(m, "198.51.100.7", "203.0.113.10")
+    assert _fate(m, "198.51.100.7", "127.0.0.1", 1) == "deny"  # a martian: route_localnet=0
+    assert all(not s.replay_failures for s in m.services)
+
+
+@needs_corpus
+def test_full_path_witnesses_replay_on_the_fixtures_and_the_corpus():
+    runs = 0
+    files = sorted((ROOT / "fixtures").glob("docker*/*.txt")) + sorted((ROOT / "fixtures" / "seed").glob("*.txt"))
+    for f in files + _corpus_files()[::3]:
+        d = load_dump(f)
+        for fam in (4, 6):
+            if not any(r.family == fam for r in d.rulesets):
+                continue
+            m = space_dump(d, family=fam, path="full", services=[("tcp", 8080)], replay_budget=None)
+            for s in m.services:
+                _covers(s, fam)
+                assert not s.replay_failures, f"{f.name} IPv{fam}: {s.replay_failures[:3]}"
+            runs += 1
+    assert runs > 60

@@ -49,6 +49,7 @@ DEFAULT_SERVICES = (("tcp", 22), ("tcp", 80))
 DEFAULT_SPORT = 10000
 
 DENY, ACCEPT, POSSIBLE = 0, 1, 2
+NAT_NONE, NAT_UNCERTAIN, NAT_FIRST = 0, 1, 2  # labels of the nat walk: no translation, not decided, rules
 FATE_NAMES = {DENY: "deny", ACCEPT: "accept", POSSIBLE: "possible"}
 
 _CELLS_PER_BLOCK = 1 << 22
@@ -125,17 +126,24 @@ class ServiceMatrix:
     proofs: list[SpaceEdge] = field(default_factory=list)
     replay_failures: list[str] = field(default_factory=list)
     upper_partition: list[list[tuple[int, int]]] = field(default_factory=list)  # the upper closure's classes
+    code_nat: dict[int, str] = field(default_factory=dict)  # full path: the translations of a fate code
 
     def edges(self):
         """(from, to, fate) for every pair that is not denied, in class order."""
         for i, (dsts, codes) in enumerate(self.reach):
             for j, c in zip(dsts.tolist(), codes.tolist()):
-                yield i, j, FATE_NAMES[c]
+                yield i, j, FATE_NAMES[c % 3]
+
+    def nat(self, i: int, j: int) -> str | None:
+        """The translations of the pair's packets (full path): DNAT to, masqueraded, ..."""
+        dsts, codes = self.reach[i]
+        k = int(dsts.searchsorted(j))
+        return self.code_nat.get(int(codes[k])) if k < len(dsts) and dsts[k] == j else None
 
     def fate(self, i: int, j: int) -> str:
         dsts, codes = self.reach[i]
         k = int(dsts.searchsorted(j))
-        return FATE_NAMES[int(codes[k])] if k < len(dsts) and dsts[k] == j else "deny"
+        return FATE_NAMES[int(codes[k]) % 3] if k < len(dsts) and dsts[k] == j else "deny"
 
     @property
     def edge_count(self) -> int:
@@ -143,7 +151,7 @@ class ServiceMatrix:
 
     @property
     def possible_count(self) -> int:
-        return sum(int((c == POSSIBLE).sum()) for _, c in self.reach)
+        return sum(int((c % 3 == POSSIBLE).sum()) for _, c in self.reach)
 
     def class_of(self, addr: int) -> SpaceClass:
         for c in self.classes:
@@ -151,6 +159,10 @@ class ServiceMatrix:
                 if lo <= addr <= hi:
                     return c
         raise KeyError(addr)
+
+    def _edge(self, e) -> list:
+        nat = self.nat(e[0], e[1]) if self.code_nat else None
+        return [*e, nat] if nat else list(e)
 
     def stats(self) -> dict:
         return {"classes": len(self.classes), "source_classes": self.source_classes,
@@ -161,7 +173,7 @@ class ServiceMatrix:
 
     def as_dict(self) -> dict:
         return {"proto": self.proto, "dport": self.dport, "sport": self.sport,
-                "classes": [c.as_dict() for c in self.classes], "edges": [list(e) for e in self.edges()],
+                "classes": [c.as_dict() for c in self.classes], "edges": [self._edge(e) for e in self.edges()],
                 "proofs": [e.as_dict() for e in self.proofs], "stats": self.stats()}
 
 
@@ -204,17 +216,22 @@ class _Info:
     goto: bool = False
     row_lo: int = 0
     row_hi: int = 0
+    label: int = 0  # nat table: the translation this rule makes (an index into the service's nat labels)
 
 
 class _Service:
     """One service on one path: rules prepared, atoms cut, the grid walked block by block."""
 
     def __init__(self, host, compiler, path: str, proto: str, dport: int, sport: int,
-                 in_iface: str | None, out_iface: str | None, tables: tuple[str, ...] | None = None):
+                 in_iface: str | None, out_iface: str | None, tables: tuple[str, ...] | None = None,
+                 stages: list[tuple[str, str]] | None = None, nat_labels: dict | None = None,
+                 lo_sources: bool | None = None):
         self.host = host
         self.compiler = compiler
         self.family = host.family
-        self.path = path
+        self.path = path  # forward | input: which hook's devices (no output device on INPUT)
+        # whether sources of 127.0.0.0/8 and the host's own arrive on lo (the input path's view)
+        self.lo_sources = (path == "input") if lo_sources is None else lo_sources
         self.proto = proto
         self.proto_num = protocol_number(proto)
         self.dport = dport
@@ -222,11 +239,13 @@ class _Service:
         self.in_iface = in_iface
         self.out_iface = out_iface
         self.tables = tables
-        self.stages = [(t, c) for t, c in PATHS[path] if c in host.tables.get(t, {}) and (tables is None or t in tables)]
+        if stages is None:
+            stages = [(t, c) for t, c in PATHS[path]]
+        self.stages = [(t, c) for t, c in stages if c in host.tables.get(t, {}) and (tables is None or t in tables)]
         self.mark_setters = self._mark_setters()
         self.notes: set[str] = set()
+        self.nat_labels = nat_labels if nat_labels is not None else {}
         self._boxes: dict[int, list | None] = {}
-        self._decision: dict[tuple, bool | None] = {}
         src_cuts, dst_cuts = {0}, {0}
         for rule in self._rules():
             for s, d in self._boxes_of(rule) or ():
@@ -235,13 +254,17 @@ class _Service:
                 for lo, hi in d:
                     dst_cuts.update((lo, hi + 1))
         top = addr_max(self.family) + 1
-        if path == "input":
+        if self.lo_sources:
             for lo, hi in self.loopback.ivs:
                 src_cuts.update((lo, hi + 1))
-        self.src_b = sorted(x for x in src_cuts if x < top)
-        self.dst_b = sorted(x for x in dst_cuts if x < top)
         self.top = top
         self._infos: dict[int, _Info] = {}
+        self.set_cuts(src_cuts, dst_cuts)
+
+    def set_cuts(self, src_cuts, dst_cuts) -> None:
+        self.src_b = sorted(x for x in set(src_cuts) | {0} if x < self.top)
+        self.dst_b = sorted(x for x in set(dst_cuts) | {0} if x < self.top)
+        self._infos.clear()
 
     # ---------------------------------------------------------------- preparation
 
@@ -323,6 +346,8 @@ class _Service:
             kind, callee = "call", ch
         elif t.name in NAT_TARGETS:
             kind = "accept" if table == "nat" else "unknown"
+            if table == "nat":
+                label = self._nat_label(rule, table)
         elif t.name in NOOP_TARGETS or t.name in ("MARK", "CONNMARK") or (t.name == "CT" and not t.option("--notrack")):
             kind = "noop"
         elif t.name == "NOTRACK" or t.name == "CT":
@@ -330,60 +355,108 @@ class _Service:
         else:
             kind = "unknown"
             self.notes.add(f"{t.name} ({table} {rule.chain}, line {rule.span.line}): its verdict is not modelled")
+        if t is not None and t.name == "ACCEPT" and table == "nat":
+            label = NAT_NONE
         rects = []
         if kind != "noop":
             base = self._certain(rule)
             if base is not False:
-                for part, verdict in self._iface_parts(rule):
+                for part, dpart, verdict in self._iface_parts(rule):
                     sure = _and3(base, verdict)
                     if sure is False:
                         continue
                     for s, d in self._boxes_of(rule) or ():
                         if part is not None:
                             s = IntervalSet(s).intersect(part).ivs
+                        if dpart is not None:
+                            d = IntervalSet(d).intersect(dpart).ivs
                         srs = [(bisect_left(self.src_b, lo), _hi_index(self.src_b, hi, self.top)) for lo, hi in s]
                         drs = [(bisect_left(self.dst_b, lo), _hi_index(self.dst_b, hi, self.top)) for lo, hi in d]
                         rects.extend((a, b, c, e, sure) for a, b in srs for c, e in drs)
         if not rects:
             kind = "never"
         got = _Info(kind, rects, callee, bool(t and t.goto),
-                    min((r[0] for r in rects), default=0), max((r[1] for r in rects), default=0))
+                    min((r[0] for r in rects), default=0), max((r[1] for r in rects), default=0),
+                    locals().get("label", NAT_NONE))
         self._infos[key] = got
         return got
 
-    def _iface_parts(self, rule) -> list[tuple[IntervalSet | None, bool | None]]:
-        """The rule's interface conditions, per part of the source space: [(sources or None for all,
-        True | False | None undecided)]. On the input path a source in 127.0.0.0/8 (::1) or one of the
-        host's own addresses arrives on lo; every other source arrives from the network, never on lo."""
+    def _nat_label(self, rule, table: str) -> int:
+        """The translation a nat rule makes, as a label shared by the services of one full path."""
+        from ..model.values import nat_spec, port_range
+
+        t = rule.target
+        name = t.name
+        spec = None
+        if name == "DNAT":
+            opt = t.option("--to-destination") or t.option("--to")
+            spec = nat_spec(opt.args[0], self.family) if opt and opt.args else None
+        elif name == "SNAT":
+            opt = t.option("--to-source") or t.option("--to")
+            spec = nat_spec(opt.args[0], self.family) if opt and opt.args else None
+        elif name in ("REDIRECT", "MASQUERADE"):
+            opt = t.option("--to-ports")
+            port = port_range(opt.args[0].replace("-", ":")) if opt and opt.args else None
+            spec = (None, port)
+        addr, port = (spec.addr, spec.port) if spec is not None and not isinstance(spec, tuple) else \
+            (spec if spec is not None else (None, None))
+        where = f"nat {rule.chain}, line {rule.span.line}"
+        key = (name, addr, port, where)
+        if key not in self.nat_labels:
+            self.nat_labels[key] = len(self.nat_labels) + NAT_FIRST
+            if name not in ("DNAT", "SNAT", "REDIRECT", "MASQUERADE") or (name in ("DNAT", "SNAT") and addr is None):
+                self.notes.add(f"{name} ({where}): its translation is not followed here; taken as unknown")
+        return self.nat_labels[key]
+
+    def _iface_parts(self, rule) -> list[tuple[IntervalSet | None, IntervalSet | None, bool | None]]:
+        """The rule's interface conditions, per part of the space: [(sources or None for all,
+        destinations or None for all, True | False | None undecided)]. On the input path a source in
+        127.0.0.0/8 (::1) or one of the host's own addresses arrives on lo; every other source
+        arrives from the network, never on lo. Where the dump shows the routes, the output device
+        of a forwarded packet is its destination's route's."""
         c = self.compiler.compile(rule)
         if c.in_iface is None and c.out_iface is None:
-            return [(None, True)]
-        out_v: bool | None = True
+            return [(None, None, True)]
+        outs: list[tuple[IntervalSet | None, bool | None]] = [(None, True)]
         if c.out_iface is not None:
             if self.path == "input":
-                out_v = iface_matches(c.out_iface, None)  # no output device on INPUT
+                outs = [(None, iface_matches(c.out_iface, None))]  # no output device on INPUT
             elif self.out_iface is not None:
-                out_v = iface_matches(c.out_iface, self.out_iface)
-            else:
-                out_v = _lo_test(c.out_iface)  # a forwarded packet never leaves on lo
-                if out_v is None:
+                outs = [(None, iface_matches(c.out_iface, self.out_iface))]
+            elif (routed := _out_sets(self.host)) is not None:
+                by_dev, unknown = routed
+                yes, no = IntervalSet(), IntervalSet()
+                for dev, addrs in by_dev.items():
+                    if iface_matches(c.out_iface, dev):
+                        yes = yes.union(addrs)
+                    else:
+                        no = no.union(addrs)
+                outs = [(yes, True), (unknown, None)] if unknown else [(yes, True)]
+                if unknown:
                     self._iface_note(c.out_iface.name)
+            else:
+                v = _lo_test(c.out_iface)  # a forwarded packet never leaves on lo
+                if v is None:
+                    self._iface_note(c.out_iface.name)
+                outs = [(None, v)]
         m = c.in_iface
         if m is None:
-            return [(None, out_v)]
-        if self.in_iface is not None:
-            return [(None, _and3(out_v, iface_matches(m, self.in_iface)))]
-        net = _lo_test(m)
-        if net is None:
-            self._iface_note(m.name)
-        if self.path != "input":
-            return [(None, _and3(out_v, net))]
-        loop = self.loopback
-        on_lo = iface_matches(m, "lo")
-        if self.localnet and not on_lo:
-            on_lo = None  # route_localnet=1 somewhere: 127.0.0.0/8 may arrive on that device too
-        return [(loop, _and3(out_v, on_lo)),
-                (loop.complement(0, self.top - 1), _and3(out_v, net))]
+            ins = [(None, True)]
+        elif self.in_iface is not None:
+            ins = [(None, iface_matches(m, self.in_iface))]
+        else:
+            net = _lo_test(m)
+            if net is None:
+                self._iface_note(m.name)
+            if not self.lo_sources:
+                ins = [(None, net)]
+            else:
+                loop = self.loopback
+                on_lo = iface_matches(m, "lo")
+                if self.localnet and not on_lo:
+                    on_lo = None  # route_localnet=1 somewhere: 127.0.0.0/8 may arrive on that device too
+                ins = [(loop, on_lo), (loop.complement(0, self.top - 1), net)]
+        return [(sp, dp, _and3(sv, dv)) for sp, sv in ins for dp, dv in outs]
 
     def _iface_note(self, name: str) -> None:
         self.notes.add(f"interface {name}: the dump does not say which addresses use it; rules naming it "
@@ -446,42 +519,64 @@ class _Service:
 
     def evaluate(self):
         """Yield (row offset, code block) for blocks of source atoms: DENY/ACCEPT/POSSIBLE per cell."""
-        import numpy as np
-
         ns, nd = len(self.src_b), len(self.dst_b)
         rows = max(1, _CELLS_PER_BLOCK // max(nd, 1))
-        raw = [(t, c) for t, c in self.stages if t == "raw"]
-        rest = [(t, c) for t, c in self.stages if t != "raw"]
         for r0 in range(0, ns, rows):
             r1 = min(ns, r0 + rows)
-            denied = {}
-            for mode in ("upper", "lower"):
-                dn = np.zeros((r1 - r0, nd), dtype=bool)
-                flag = np.zeros((r1 - r0, nd), dtype=bool)
-                for t, c in raw:
-                    self._stage(t, c, mode, r0, r1, dn, flag)
-                if not flag.any():
-                    self._ctstate = "NEW"
-                    for t, c in rest:
-                        self._stage(t, c, mode, r0, r1, dn, None)
-                else:
-                    out = {}
-                    for state in ("NEW", "UNTRACKED"):
-                        self._ctstate = state
-                        self._infos.clear()
-                        d2 = dn.copy()
-                        for t, c in rest:
-                            self._stage(t, c, mode, r0, r1, d2, None)
-                        out[state] = d2
-                    self._ctstate = "NEW"
-                    self._infos.clear()
-                    dn = np.where(flag, out["UNTRACKED"], out["NEW"])
-                    self.notes.add("raw NOTRACK: untracked packets are followed as UNTRACKED")
-                denied[mode] = dn
-            code = np.full((r1 - r0, nd), POSSIBLE, dtype=np.int8)
-            code[~denied["lower"]] = ACCEPT
-            code[denied["upper"]] = DENY
+            code, _ = self.evaluate_block(r0, r1)
             yield r0, code
+
+    def evaluate_block(self, r0: int, r1: int):
+        """(code, possibly untracked) for source atoms r0..r1 by every destination atom."""
+        import numpy as np
+
+        nd = len(self.dst_b)
+        raw = [(t, c) for t, c in self.stages if t == "raw"]
+        rest = [(t, c) for t, c in self.stages if t != "raw"]
+        denied = {}
+        untracked = None
+        for mode in ("upper", "lower"):
+            dn = np.zeros((r1 - r0, nd), dtype=bool)
+            flag = np.zeros((r1 - r0, nd), dtype=bool)
+            for t, c in raw:
+                self._stage(t, c, mode, r0, r1, dn, flag)
+            if mode == "upper":
+                untracked = flag if flag.any() else None
+            if not flag.any():
+                self._ctstate = "NEW"
+                for t, c in rest:
+                    self._stage(t, c, mode, r0, r1, dn, None)
+            else:
+                out = {}
+                for state in ("NEW", "UNTRACKED"):
+                    self._ctstate = state
+                    self._infos.clear()
+                    d2 = dn.copy()
+                    for t, c in rest:
+                        self._stage(t, c, mode, r0, r1, d2, None)
+                    out[state] = d2
+                self._ctstate = "NEW"
+                self._infos.clear()
+                dn = np.where(flag, out["UNTRACKED"], out["NEW"])
+                self.notes.add("raw NOTRACK: untracked packets are followed as UNTRACKED")
+            denied[mode] = dn
+        code = np.full((r1 - r0, nd), POSSIBLE, dtype=np.int8)
+        code[~denied["lower"]] = ACCEPT
+        code[denied["upper"]] = DENY
+        return code, untracked
+
+    def labels_block(self, table: str, chain_name: str, r0: int, r1: int):
+        """The nat walk of one chain: per cell the label of the translation that applies."""
+        import numpy as np
+
+        nd = len(self.dst_b)
+        fate = np.zeros((r1 - r0, nd), dtype=np.int32)
+        chain = self.host.tables.get(table, {}).get(chain_name)
+        if chain is None or (self.tables is not None and table not in self.tables):
+            return fate
+        alive = np.ones((r1 - r0, nd), dtype=bool)
+        self._walk(table, chain, "label", r0, (0, r1 - r0, 0, nd), alive, None, fate, None, 0)
+        return fate
 
     def _stage(self, table, chain_name, mode, r0, r1, denied, flag) -> None:
         import numpy as np
@@ -523,6 +618,19 @@ class _Service:
                     continue
                 tsub = taint[la:lb, lc:ld] if taint is not None else None
                 sure = certain is True
+                if mode == "label":
+                    if kind == "notrack":
+                        continue
+                    if kind in ("accept", "deny", "unknown"):
+                        fv = fate[a:b, c:d]
+                        if sure and kind == "accept":
+                            clean = sub & ~tsub if tsub is not None else sub
+                            np.putmask(fv, clean, info.label)
+                            np.putmask(fv, sub & ~clean, NAT_UNCERTAIN)
+                        else:
+                            np.putmask(fv, sub, NAT_UNCERTAIN)
+                        sub[:] = False
+                        continue
                 if kind in ("accept", "deny", "unknown"):
                     applies = (kind == "accept") == upper or kind == "unknown"
                     if kind == "unknown":
@@ -573,6 +681,285 @@ class _Service:
                                 taint = np.zeros(alive.shape, dtype=bool)
                                 tsub = taint[la:lb, lc:ld]
                             tsub |= sub
+
+
+FULL_PRE = (("raw", "PREROUTING"), ("mangle", "PREROUTING"))
+FULL_FORWARD = (("mangle", "FORWARD"), ("filter", "FORWARD"), ("security", "FORWARD"), ("mangle", "POSTROUTING"))
+FULL_INPUT = (("mangle", "INPUT"), ("filter", "INPUT"), ("security", "INPUT"))
+
+
+class _FullService:
+    """The full path of a packet from the network: raw and mangle PREROUTING, nat PREROUTING's
+    DNAT or REDIRECT, then, by where the translated destination is, the INPUT chains or the
+    FORWARD chains and nat POSTROUTING's SNAT or MASQUERADE. Each part is a grid over the same
+    atoms; a translated cell takes its fate from the column of its new destination (and the grid
+    of its new port). Codes: fate + 3 * (DNAT label) + 3 * N * (SNAT label); deny carries none."""
+
+    path = "full"
+
+    def __init__(self, host, compiler, proto: str, dport: int, sport: int, in_iface, out_iface, tables):
+        self.host, self.compiler = host, compiler
+        self.family = host.family
+        self.proto, self.dport, self.sport = proto, dport, sport
+        self.proto_num = protocol_number(proto)
+        self.in_iface, self.out_iface, self.tables = in_iface, out_iface, tables
+        self.labels: dict = {}
+        mk = lambda hook, stages, port: _Service(host, compiler, hook, proto, port, sport, in_iface, out_iface,  # noqa: E731
+                                                 tables, list(stages), self.labels)
+        self.pre = mk("forward", FULL_PRE, dport)
+        self.nat_pre = mk("forward", (("nat", "PREROUTING"),), dport)
+        self.by_port: dict[int, tuple] = {}
+        self._port_services(dport)
+        for x in (self.nat_pre, self.by_port[dport][2]):
+            for r in x._rules():
+                if r.target is not None and r.target.name in NAT_TARGETS:
+                    x._nat_label(r, "nat")
+        # the DNAT and REDIRECT ports the nat table can lead to, and the addresses it leads to
+        ports, extra = set(), set()
+        for (name, addr, port, _), _k in list(self.labels.items()):
+            if name in ("DNAT", "REDIRECT") and port is not None:
+                ports.add(port[0])
+            if addr is not None:
+                extra.update((addr[0], addr[0] + 1))
+        for p in ports:
+            self._port_services(p)
+        self.services = [self.pre, self.nat_pre] + [x for t in self.by_port.values() for x in t]
+        src, dst = set(), set(extra)
+        for x in self.services:
+            src.update(x.src_b)
+            dst.update(x.dst_b)
+        if host.addresses_known:
+            for lo, hi in host.local_addrs.ivs:
+                dst.update((lo, hi + 1))
+                src.update((lo, hi + 1))
+        special = ((0, 0x00FFFFFF), (0x7F000000, 0x7FFFFFFF), (0xE0000000, 0xEFFFFFFF), (0xFFFFFFFF, 0xFFFFFFFF)) \
+            if self.family == 4 else ((1, 1), (0xFF << 120, (1 << 128) - 1))
+        for lo, hi in special:
+            src.update((lo, hi + 1))
+            dst.update((lo, hi + 1))
+        routed = _out_sets(host)
+        if routed is not None:
+            for addrs in routed[0].values():
+                for lo, hi in addrs.ivs:
+                    dst.update((lo, hi + 1))
+        for x in self.services:
+            x.set_cuts(src, dst)
+        self.src_b, self.dst_b, self.top = self.pre.src_b, self.pre.dst_b, self.pre.top
+        self.notes: set[str] = set()
+        self.code_nat: dict[int, str] = {}
+
+    @property
+    def _names(self) -> dict:
+        return {v: k for k, v in self.labels.items()}
+
+    def _port_services(self, port: int) -> None:
+        if port in self.by_port:
+            return
+        mk = lambda hook, stages: _Service(self.host, self.compiler, hook, self.proto, port, self.sport,  # noqa: E731
+                                           self.in_iface, self.out_iface, self.tables, list(stages), self.labels,
+                                           lo_sources=False)
+        self.by_port[port] = (mk("forward", FULL_FORWARD), mk("input", FULL_INPUT), mk("forward", (("nat", "POSTROUTING"),)))
+
+    def _rules(self):
+        seen = set()
+        for x in self.services:
+            for r in x._rules():
+                if id(r) not in seen:
+                    seen.add(id(r))
+                    yield r
+
+    def evaluate(self):
+        import numpy as np
+
+        ns, nd = len(self.src_b), len(self.dst_b)
+        rows = max(1, _CELLS_PER_BLOCK // max(nd, 1) // 4)
+        n_lab = len(self.labels) + NAT_FIRST
+        names = self._names
+        local = np.zeros(nd, dtype=bool)
+        known = self.host.addresses_known
+        for k, lo in enumerate(self.dst_b):
+            local[k] = _is_own(self.host, lo)
+        for r0 in range(0, ns, rows):
+            r1 = min(ns, r0 + rows)
+            pre, untracked = self.pre.evaluate_block(r0, r1)
+            dn_label = self.nat_pre.labels_block("nat", "PREROUTING", r0, r1)
+            grids = {}
+            for port, (fwd, inp, post) in self.by_port.items():
+                grids[port] = (fwd.evaluate_block(r0, r1)[0], inp.evaluate_block(r0, r1)[0],
+                               post.labels_block("nat", "POSTROUTING", r0, r1))
+            fate = np.full((r1 - r0, nd), POSSIBLE, dtype=np.int64)
+            dnat = np.zeros((r1 - r0, nd), dtype=np.int64)
+            snat = np.zeros((r1 - r0, nd), dtype=np.int64)
+            for lab in np.unique(dn_label).tolist():
+                mask = dn_label == lab
+                if lab == NAT_UNCERTAIN:
+                    continue  # possible
+                if lab == NAT_NONE:
+                    port, is_local = self.dport, local[None, :]
+                else:
+                    name, addr, tport, _ = names[lab]
+                    port = tport[0] if tport is not None else self.dport
+                    if name == "REDIRECT" or addr is None:
+                        if name != "REDIRECT":
+                            continue  # a translation not followed: possible
+                        # to the incoming device's own address: INPUT, whatever the rules say of it
+                        f_inp = grids[port][1]
+                        uniform = (f_inp == f_inp[:, :1]).all(axis=1)
+                        v = np.where(uniform, f_inp[:, 0], POSSIBLE)[:, None]
+                        fate = np.where(mask, v, fate)
+                        dnat = np.where(mask, lab, dnat)
+                        continue
+                    k = bisect_left(self.dst_b, addr[0] + 1) - 1
+                    is_local = np.full((1, 1), local[k])
+                    dnat = np.where(mask, lab, dnat)
+                f_fwd, f_inp, p_lab = grids[port]
+                if lab == NAT_NONE:
+                    g_fwd, g_inp, g_post = f_fwd, f_inp, p_lab
+                else:
+                    g_fwd, g_inp, g_post = f_fwd[:, k:k + 1], f_inp[:, k:k + 1], p_lab[:, k:k + 1]
+                if known:
+                    v = np.where(is_local, g_inp, g_fwd)
+                else:  # whether the destination is the host's own is not known: both must agree
+                    v = np.where(is_local, g_inp, np.where(g_inp == g_fwd, g_fwd, POSSIBLE))
+                fate = np.where(mask, v, fate)
+                forwarded = mask & ~np.broadcast_to(is_local, mask.shape)
+                snat = np.where(forwarded & (g_post >= NAT_FIRST), g_post, snat)
+                fate = np.where(forwarded & (g_post == NAT_UNCERTAIN) & (fate != DENY), POSSIBLE, fate)
+            fate = self._kernel_checks(fate, dn_label, r0, r1, local)
+            fate = np.where(pre == DENY, DENY, np.where((pre == POSSIBLE) & (fate != DENY), POSSIBLE, fate))
+            if untracked is not None:  # an untracked packet gets no NAT: not followed here
+                fate = np.where(untracked & (fate != DENY), POSSIBLE, fate)
+                self.notes.add("raw NOTRACK: untracked packets get no NAT; their answers are possible")
+            code = fate + 3 * dnat + 3 * n_lab * snat
+            code = np.where(fate == DENY, 0, code)
+            for c in np.unique(code).tolist():
+                if c not in self.code_nat and c >= 3:
+                    self.code_nat[c] = self._describe(c, n_lab)
+            yield r0, code
+
+    def _kernel_checks(self, fate, dn_label, r0: int, r1: int, local):
+        """What ip_route_input_slow decides after PREROUTING (on the translated destination): martian
+        sources and destinations, forwarding off, no route. A check the dump does not decide makes
+        the cell possible."""
+        import numpy as np
+
+        host = self.host
+        names = self._names
+        src_lo = np.array(self.src_b[r0:r1], dtype=object)
+        nd = len(self.dst_b)
+        # the destination column each cell is routed by
+        col = np.broadcast_to(np.arange(nd), fate.shape).copy()
+        for lab in np.unique(dn_label).tolist():
+            if lab >= NAT_FIRST:
+                name, addr, _p, _w = names[lab]
+                if addr is not None:
+                    col[dn_label == lab] = bisect_left(self.dst_b, addr[0] + 1) - 1
+        dst_lo = self.dst_b
+        rl = iface_fact(host, self.in_iface, host.route_localnet_state) if self.family == 4 else None
+        fwd = iface_fact(host, self.in_iface, host.forwarding_state)
+        acc_local = iface_fact(host, self.in_iface, host.accept_local_state) if self.family == 4 else None
+
+        def per_src(test) -> np.ndarray:
+            return np.array([bool(test(a)) for a in src_lo], dtype=bool)[:, None]
+
+        def per_dst(test) -> np.ndarray:
+            return np.array([bool(test(a)) for a in dst_lo], dtype=bool)[col]
+
+        maybe = np.zeros(fate.shape, dtype=bool)
+        if self.family == 6:  # ip6_rcv_core: ::1 on the wire, a multicast source
+            deny = per_src(lambda a: a == 1 or a >> 120 == 0xFF) | per_dst(lambda a: a == 1)
+        else:
+            bad_src = per_src(lambda a: a <= 0x00FFFFFF or 0xE0000000 <= a <= 0xEFFFFFFF or a == 0xFFFFFFFF)
+            loop_src = per_src(lambda a: 0x7F000000 <= a <= 0x7FFFFFFF)
+            own_src = per_src(lambda a: host.addresses_known and a in host.local_addrs
+                              and not 0x7F000000 <= a <= 0x7FFFFFFF)
+            zero_dst = per_dst(lambda a: a <= 0x00FFFFFF)
+            loop_dst = per_dst(lambda a: 0x7F000000 <= a <= 0x7FFFFFFF)
+            deny = bad_src | zero_dst
+            for mask, state in ((loop_src | loop_dst, rl), (own_src, acc_local)):
+                if state is False:
+                    deny = deny | mask
+                elif state is None:
+                    maybe = maybe | mask
+        forwarded = ~local[col]
+        if fwd is False:
+            deny = deny | forwarded
+        elif fwd is None:
+            maybe = maybe | forwarded
+        routed = _out_sets(host)
+        if routed is not None and host.main_routes_shown:
+            any_route = IntervalSet()
+            for addrs in routed[0].values():
+                any_route = any_route.union(addrs)
+            no_route = np.array([a not in any_route for a in dst_lo], dtype=bool)[col]
+            deny = deny | (no_route & forwarded)
+        fate = np.where(deny, DENY, fate)
+        return np.where(maybe & (fate != DENY), POSSIBLE, fate)
+
+    def _describe(self, code: int, n_lab: int) -> str:
+        from ..model.intervals import ip_str as _s
+
+        d, sn = (code // 3) % n_lab, code // (3 * n_lab)
+        out = []
+        for lab in (d, sn):
+            if lab < NAT_FIRST:
+                continue
+            name, addr, port, where = self._names[lab]
+            to = ""
+            if addr is not None:
+                to = _s(addr[0], self.family) + (f"-{_s(addr[1], self.family)}" if addr[1] != addr[0] else "")
+            if port is not None:
+                to += f":{port[0]}" + (f"-{port[1]}" if port[1] != port[0] else "")
+            verb = {"DNAT": "DNAT to", "SNAT": "SNAT to", "REDIRECT": "REDIRECT to port",
+                    "MASQUERADE": "masqueraded"}.get(name, name)
+            out.append(f"{verb}{' ' + to.lstrip(':') if to else ''} ({where})")
+        return "; ".join(out)
+
+    @property
+    def all_notes(self) -> set[str]:
+        out = set(self.notes)
+        for x in self.services:
+            out |= x.notes
+        return out
+
+
+_OUT_SETS: dict[int, tuple] = {}
+
+
+def _out_sets(host):
+    """Where the dump shows the host's routes: (device -> the destinations its routes take, by longest
+    prefix; the destinations no shown route covers, when the main table is not shown whole), else None."""
+    if not host.addresses_known or not host.routes:
+        return None
+    key = id(host)
+    got = _OUT_SETS.get(key)
+    if got is not None and got[0] is host:
+        return got[1]
+    full = IntervalSet.range(0, addr_max(host.family))
+    left = full.intersect(host.local_addrs.complement(*full.ivs[0]))
+    by_dev: dict[str, IntervalSet] = {}
+    routes = [r for r in host.routes if r.table in ("main", "default")]
+    routes.sort(key=lambda r: (-r.plen, r.metric, ("main", "default").index(r.table)))
+    for r in routes:
+        seg = left.intersect(IntervalSet.range(r.lo, r.hi))
+        if not seg:
+            continue
+        left = left.intersect(IntervalSet.range(r.lo, r.hi).complement(*full.ivs[0]))
+        if r.type == "unicast" and r.dev:
+            by_dev[r.dev] = by_dev.get(r.dev, IntervalSet()).union(seg)
+    unknown = IntervalSet() if host.main_routes_shown else left
+    _OUT_SETS[key] = (host, (by_dev, unknown))
+    return by_dev, unknown
+
+
+def _out_dev(host, addr: int) -> str | None:
+    routed = _out_sets(host)
+    if routed is None:
+        return None
+    for dev, addrs in routed[0].items():
+        if addr in addrs:
+            return dev
+    return None
 
 
 def _and3(a: bool | None, b: bool | None) -> bool | None:
@@ -684,6 +1071,16 @@ class _Choosing(ConcreteRun):
     choice = False
     quiet_lines: frozenset = frozenset()  # rules whose match changes nothing (LOG ...): not worth a word
 
+    def rewrite(self, fld, values) -> None:
+        if not self.nat_values and not values.is_point():
+            self._set(fld, values.min())  # the grid follows a translation to a range by its first address
+            return
+        super().rewrite(fld, values)
+
+    def rewrite_free(self, flow, fld) -> None:
+        self._set(fld, 0)
+        flow.approximations.append(f"{fld} rewritten to an address the dump does not show")
+
     def free_choice(self, what, flow, *, unknown, line=None, texts=None) -> bool:
         if line not in self.quiet_lines:
             self.log.append(f"{what}: {'assumed to match' if self.choice else 'assumed not to match'}")
@@ -700,16 +1097,43 @@ def replay_edge(host, path: str, packet: dict, in_iface: str | None, out_iface: 
     run.quiet_lines = quiet_lines
     if in_iface is None and path == "input" and _is_loopback_source(host, packet["src"]):
         in_iface = "lo"
+    user_out = out_iface
+    if out_iface is None and path != "input":
+        out_iface = _out_dev(host, packet["dst"])
     flow = Flow(proto=packet["proto_name"], in_iface=in_iface or "dnlint-in",
-                out_iface=(out_iface or "dnlint-out") if path == "forward" else None)
+                out_iface=(out_iface or "dnlint-out") if path != "input" else None)
     p = Path(host, run, _NoCompiler())
     verdict = "ACCEPT"
-    for table, chain in PATHS[path]:
-        if chain not in host.tables.get(table, {}) or (tables is not None and table not in tables):
-            continue
-        verdict, _ = p.traverse(flow, table, chain)
-        if verdict != "ACCEPT":
-            break
+    if path == "full":
+        stages = [(t, "PREROUTING") for t in ("raw", "mangle", "nat")]
+    else:
+        stages = list(PATHS[path])
+    k = 0
+    while k < len(stages):
+        table, chain = stages[k]
+        k += 1
+        if chain in host.tables.get(table, {}) and (tables is None or table in tables) and not (
+                table == "nat" and flow.untracked):  # no NAT for an untracked packet
+            verdict, _ = p.traverse(flow, table, chain)
+            if verdict != "ACCEPT":
+                break
+        if path == "full" and (table, chain) == ("nat", "PREROUTING"):
+            martian = _martian(host, run.value("src"), run.value("dst"), in_iface, run.log)
+            if martian:
+                verdict = martian
+                break
+            if _is_own(host, run.value("dst")):
+                flow.out_iface = None
+                stages += [(t, "INPUT") for t in ("mangle", "filter", "security")]
+            else:
+                blocked = _forward_blocked(host, run.value("dst"), in_iface, run.log)
+                if blocked:
+                    verdict = blocked
+                    break
+                if user_out is None and flow.dst_changed:
+                    flow.out_iface = _out_dev(host, run.value("dst")) or "dnlint-out"
+                stages += [(t, "FORWARD") for t in ("mangle", "filter", "security")]
+                stages += [(t, "POSTROUTING") for t in ("mangle", "nat")]
     steps = [s.as_dict() for s in flow.trace if s.index is not None or s.action.startswith("policy")]
     return verdict, steps, list(run.log)
 
@@ -719,6 +1143,60 @@ def _loopback_sources(host) -> IntervalSet:
     shows them (a bare rule set's placeholder addresses are not)."""
     lo = IntervalSet.range(0x7F000000, 0x7FFFFFFF) if host.family == 4 else IntervalSet.point(1)
     return lo.union(host.local_addrs) if host.addresses_known else lo
+
+
+def iface_fact(host, in_iface: str | None, fn) -> bool | None:
+    """A per-device fact over the devices a packet from the network may arrive on (``in_iface``, or
+    every device of the dump but lo): True or False when all agree and the dump shows it, else None."""
+    from ..model.host import Unknown
+
+    names = [in_iface] if in_iface else [d for d in host.ifaces if d != "lo"]
+    vals = [fn(d) for d in names]
+    if not vals or any(isinstance(v, Unknown) for v in vals):
+        return None
+    if all(vals):
+        return True
+    return False if not any(vals) else None
+
+
+def _martian(host, src: int, dst: int, in_iface: str | None, log: list[str]) -> str | None:
+    """The replay's ip_route_input_slow and ip6_rcv_core: the checks the full path's grid makes (a fact
+    the dump does not show goes to ``log`` and the packet goes on)."""
+    if host.family == 6:
+        return "MARTIAN" if src == 1 or dst == 1 or src >> 120 == 0xFF else None
+    if src <= 0x00FFFFFF or 0xE0000000 <= src <= 0xEFFFFFFF or src == 0xFFFFFFFF or dst <= 0x00FFFFFF:
+        return "MARTIAN"
+    checks = []
+    if 0x7F000000 <= src <= 0x7FFFFFFF or 0x7F000000 <= dst <= 0x7FFFFFFF:
+        checks.append(("route_localnet", host.route_localnet_state))
+    if host.addresses_known and src in host.local_addrs:
+        checks.append(("accept_local", host.accept_local_state))
+    for what, fn in checks:
+        v = iface_fact(host, in_iface, fn)
+        if v is False:
+            return "MARTIAN"
+        if v is None:
+            log.append(f"{what} on the arriving device: not in the dump")
+    return None
+
+
+def _forward_blocked(host, dst: int, in_iface: str | None, log: list[str]) -> str | None:
+    state = iface_fact(host, in_iface, host.forwarding_state)
+    if state is False:
+        return "FORWARDING_DISABLED"
+    routed = _out_sets(host)
+    if routed is not None and host.main_routes_shown and not any(dst in a for a in routed[0].values()):
+        return "NO_ROUTE"
+    if state is None:
+        log.append("forwarding on the arriving device: not in the dump")
+    return None
+
+
+def _is_own(host, addr: int) -> bool:
+    """The full path's routing decision: a destination of the host's own (as the grid takes it)."""
+    if host.family == 4 and 0x7F000000 <= addr <= 0x7FFFFFFF:
+        return True
+    return host.addresses_known and addr in host.local_addrs
 
 
 def _is_loopback_source(host, addr: int) -> bool:
@@ -741,18 +1219,23 @@ def space_compiler(host) -> RuleCompiler:
 def compute_space(host, *, path: str = "forward", services=DEFAULT_SERVICES, sport: int = DEFAULT_SPORT,
                   in_iface: str | None = None, out_iface: str | None = None, replay_budget: int | None = 256,
                   ipsets: dict | None = None, tables: tuple[str, ...] | None = None) -> SpaceMatrix:
-    if path not in PATHS:
-        raise SpaceError(f"unknown path {path!r} (forward or input)")
+    if path not in PATHS and path != "full":
+        raise SpaceError(f"unknown path {path!r} (forward, input or full)")
     compiler = space_compiler(host)
     if ipsets:
         compiler.ipsets = ipsets
     fam = host.family
     assumptions = [f"each connection's first packet: state NEW, TCP SYN, source port {sport}",
-                   "sources arrive from the network, never on lo" if path == "forward" else
+                   "sources arrive from the network, never on lo" if path != "input" else
                    "sources in 127.0.0.0/8 (::1) and the host's own addresses arrive on lo (on any other "
                    "device the kernel drops 127.0.0.0/8 as a martian while route_localnet is 0, its default), "
                    "every other source from the network"]
-    if path == "forward":
+    if path == "full":
+        assumptions.append("the full path: raw, mangle and nat PREROUTING on the addresses as sent, then the "
+                           "INPUT chains for a destination of the host's own (127.0.0.0/8 and, where the dump "
+                           "shows them, its addresses) or the FORWARD chains and nat POSTROUTING; where the dump "
+                           "does not say whether an address is the host's own, both must agree")
+    elif path == "forward":
         assumptions.append("addresses as filter FORWARD sees them (after any DNAT in nat PREROUTING)")
     else:
         assumptions.append("addresses as filter INPUT sees them (after any DNAT in nat PREROUTING); "
@@ -763,11 +1246,14 @@ def compute_space(host, *, path: str = "forward", services=DEFAULT_SERVICES, spo
         assumptions.append(f"packets leave on {out_iface}")
     fname = "ip6tables" if fam == 6 else "iptables"
     if tables is not None:
-        left = [t for t in dict.fromkeys(t for t, _ in PATHS[path]) if t not in tables]
+        left = [t for t in (("raw", "mangle", "nat", "filter", "security") if path == "full" else
+                            dict.fromkeys(t for t, _ in PATHS[path])) if t not in tables]
         if left:
             assumptions.append(f"only the {', '.join(tables)} table{'s' if len(tables) > 1 else ''}: "
                                f"{', '.join(left)} left out as asked")
-    for table in dict.fromkeys(t for t, _ in PATHS[path]):
+    path_tables = ("raw", "mangle", "nat", "filter", "security") if path == "full" else \
+        tuple(dict.fromkeys(t for t, _ in PATHS[path]))
+    for table in path_tables:
         if tables is not None and table not in tables:
             continue
         if table not in host.tables_known:
@@ -781,9 +1267,12 @@ def compute_space(host, *, path: str = "forward", services=DEFAULT_SERVICES, spo
     for proto, dport in services:
         if protocol_number(proto) is None or proto not in ("tcp", "udp", "sctp", "udplite", "dccp"):
             raise SpaceError(f"--space takes a port protocol (tcp, udp), not {proto!r}")
-        svc = _Service(host, compiler, path, proto, dport, sport, in_iface, out_iface, tables)
+        if path == "full":
+            svc = _FullService(host, compiler, proto, dport, sport, in_iface, out_iface, tables)
+        else:
+            svc = _Service(host, compiler, path, proto, dport, sport, in_iface, out_iface, tables)
         results.append(_service_matrix(host, svc, replay_budget))
-        notes |= svc.notes
+        notes |= svc.all_notes if path == "full" else svc.notes
     return SpaceMatrix(fam, path, results, in_iface, out_iface, assumptions + sorted(notes))
 
 
@@ -802,11 +1291,12 @@ def _service_matrix(host, svc: _Service, replay_budget: int | None) -> ServiceMa
         pos, vals = reps[rc]
         codes = vals[np.searchsorted(pos, atoms, side="right") - 1]
         js = np.flatnonzero(codes != DENY).astype(np.int32)
-        reach.append((js, codes[js]))
+        reach.append((js, codes[js].astype(np.int64 if codes.dtype != np.int8 else np.int8)))
     m = ServiceMatrix(svc.proto, svc.dport, svc.sport, classes, reach,
                       source_classes=len(reps), destination_classes=int(col_class.max()) + 1 if len(col_class) else 0,
                       upper_classes=len(upper), atoms=(len(svc.src_b), len(svc.dst_b)))
     m.upper_partition = [rs for _, rs in upper]
+    m.code_nat = dict(getattr(svc, "code_nat", {}))
     _replay(host, svc, m, replay_budget)
     return m
 
@@ -836,7 +1326,8 @@ def _replay(host, svc: _Service, m: ServiceMatrix, budget: int | None) -> None:
         # (the first classes, deterministic) stands for the rest, and the stats say how many
         visits = max(1, sum(1 for _ in svc._rules()))
         todo = todo[:max(32, min(limit, REPLAY_RULE_VISITS // visits))]
-    for i, j, code in todo:
+    for i, j, full_code in todo:
+        code = full_code % 3
         pkt = {"src": m.classes[i].witness(), "dst": m.classes[j].witness(), "proto": svc.proto_num,
                "proto_name": svc.proto, "sport": svc.sport, "dport": svc.dport}
         w = {"src": ip_str(pkt["src"], fam), "dst": ip_str(pkt["dst"], fam), "proto": svc.proto,
@@ -852,14 +1343,21 @@ def _replay(host, svc: _Service, m: ServiceMatrix, budget: int | None) -> None:
         except ReplayMismatch as e:
             m.replay_failures.append(f"class {i} -> class {j}: {e}")
             continue
-        want = {ACCEPT: {"ACCEPT"}, DENY: {"DROP", "REJECT"}}.get(code)
+        want = {ACCEPT: {"ACCEPT"}, DENY: {"DROP", "REJECT", "MARTIAN", "NO_ROUTE", "FORWARDING_DISABLED"}}.get(code)
         if want is not None and not verdicts <= want:
             m.replay_failures.append(
                 f"class {i} -> class {j} ({w['src']} -> {w['dst']}): the grid says {FATE_NAMES[code]}, "
                 f"the per-packet evaluator {'/'.join(sorted(verdicts))}")
         why = None
         if code == POSSIBLE:
-            why = "; ".join(dict.fromkeys(logs)) or "an interface the dump does not tie to addresses"
+            reasons = list(dict.fromkeys(logs))
+            if svc.path == "full" and not host.addresses_known and not _is_own(host, pkt["dst"]):
+                reasons.append(f"whether {w['dst']} is one of the host's own addresses (the dump does not show "
+                               "them): INPUT and FORWARD answer differently")
+            why = "; ".join(reasons) or "an interface the dump does not tie to addresses"
+        nat = m.code_nat.get(full_code)
+        if nat:
+            w["nat"] = nat
         m.proofs.append(SpaceEdge(i, j, FATE_NAMES[code], w, steps, why))
 
 
