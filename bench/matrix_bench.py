@@ -121,7 +121,8 @@ def space(dnlint: str, args) -> None:
                                 "--service_matrix_dport", "22", "--service_matrix_dport", "80", str(f)],
                                capture_output=True)
             extra = f", peer now {time.perf_counter() - t:.1f} s{' (timed out)' if r.returncode == 124 else ''}"
-        print(f"{label}: {wall:.2f} s end to end (peak {rss} MB); FFFUU {peer} s; target < {target:g} s: "
+        peer_text = f"{peer} s" if peer[0].isdigit() else peer
+        print(f"{label}: {wall:.2f} s end to end (peak {rss} MB); FFFUU {peer_text}; target < {target:g} s: "
               f"{'met' if ok else 'NOT met'}{extra}")
     print(f"address-space view targets: {'met' if met else 'NOT met'}")
 
