@@ -84,7 +84,7 @@ def test_dn301_reports_what_outside_really_reached(d, name):
             assert f"DOCKER-USER line {_line_of(path, '--sport 53 --dport 1024:65535 -j RETURN')}" in f.message
             sent = _outside(probes, proto, port, sport=53)
             assert sent and all(p["reached"] for p in sent), (name, f.message)
-        if "a private address arriving on the uplink" in f.message:
+        if "private address" in f.message and "arriving on the uplink" in f.message:
             assert f"DOCKER-USER line {_line_of(path, '-A DOCKER-USER -s 10.0.0.0/8 -j RETURN')}" in f.message
             sent = _outside(probes, proto, port, src="10.99.0.2")
             assert all(p["reached"] for p in sent), (name, f.message)
@@ -103,7 +103,11 @@ def test_dn301_on_the_ufw_docker_recipe():
     found = _dn301(d, "ufw_docker_fix")
     assert set(found) == {("udp", 8053), ("udp", 8080), ("tcp", 5432)}
     assert "from source port 53" in found[("udp", 8053)].message
-    assert "a private address" in found[("udp", 8053)].message
+    # the whole class of sources, from the address-space view, and what drops the others
+    for key in (("udp", 8053), ("tcp", 5432)):
+        assert ("from the private addresses 10.0.0.0/8, 172.16.0.0/12 and 192.168.0.0/16 arriving on the uplink"
+                in found[key].message), found[key].message
+        assert "other sources are dropped by ufw-docker-logging-deny rule #" in found[key].message
     assert "source port" not in found[("tcp", 5432)].message
     assert "198.51.100.7:53 ->" in found[("udp", 8053)].flow
     ctorig = _dn301(d, "ufw_docker_ctorig")  # 8080/tcp opened by --ctorigdstport 8080 --ctdir ORIGINAL

@@ -26,8 +26,12 @@ class PublishedPortBypassesInput(Check):
     --ctorigdstport 8080 -j RETURN`), the port was opened on purpose and nothing is said.
     When DOCKER-USER stops it but lets other outside packets through, the finding names
     them and the rule that lets them in: a source port (the recipe's `--sport 53 --dport
-    1024:65535 -j RETURN`, which anyone can send from) or private source addresses (its
-    `-s 10.0.0.0/8 -j RETURN`, which a neighbour on the uplink has).
+    1024:65535 -j RETURN`, which anyone can send from) or source addresses (its
+    `-s 10.0.0.0/8 -j RETURN`, which a neighbour on the uplink has). Addresses are named as
+    the whole class the address-space view (`matrix --space --path full`) finds for that port
+    arriving on the uplink ("from the private addresses 10.0.0.0/8, 172.16.0.0/12 and
+    192.168.0.0/16 arriving on the uplink eth0"), with the rule that drops every other source,
+    so that a deliberate exception reads as one.
 
     ## Why is this bad?
     DNAT happens in nat PREROUTING, before the routing decision: a packet to a published port
@@ -120,13 +124,14 @@ class PublishedPortBypassesInput(Check):
             who = f"container {d['container']}" if d.get("container") else f"{d['ip']}:{d['port']}"
             related = (Span(hit.rule.span.file, step.line),) if step is not None and step.line else ()
             if some is not None:
-                related += tuple(Span(hit.rule.span.file, r.span.line) for r, _who in some if r is not None)
+                related += tuple(Span(hit.rule.span.file, r.span.line) for r, _who, _o in some if r is not None)
                 clients = " and ".join(who.rstrip(",") + (f" ({_rule_said(r)})" if r is not None else "")
-                                       for r, who in some)
+                                       for r, who, _o in some)
+                others = "; ".join(o for _r, _w, o in some if o)
                 yield self.finding(
                     f"published port {w['dst']}:{w['dport']}/{proto} looks closed ({closes} {said}) and "
                     f"DOCKER-USER drops it for ordinary clients, but lets outside packets {clients} through "
-                    f"to {dnat_t['to']}: {who} is reachable from outside by those",
+                    f"to {dnat_t['to']}: {who} is reachable from outside by those" + (f"; {others}" if others else ""),
                     hit.rule.span,
                     fix=("Narrow the DOCKER-USER rule that lets them through: a source-port match is spoofable "
                          "(anyone can send from port 53), and a private source range takes in neighbours on the "
@@ -222,19 +227,40 @@ def _who_gets_through(ctx, eng, ans, addr: str, port: int, proto: str):
         if a.reachable is not True or not a.witness:
             continue
         w = a.witness
+        other = None
         if sport is None:
             who = f"from source port {w['sport']}"
         else:
-            private = any(lo <= ip_int(w["src"]) <= hi for lo, hi in PRIVATE)
-            who = f"from {w['src']}" + (", a private address arriving on the uplink" if private else "")
+            who, other = _source_class_text(eng.host, w, addr, port, proto, ctx)
         steps = _docker_user_steps(ctx, a.path)
-        holes.append((steps[-1][1] if steps else None, who))
+        holes.append((steps[-1][1] if steps else None, who, other))
         shown = shown or a
     if not holes:
         w = ans.witness
         steps = _docker_user_steps(ctx, ans.path)
-        holes.append((steps[-1][1] if steps else None, f"from {w['src']} port {w['sport']}"))
+        holes.append((steps[-1][1] if steps else None, f"from {w['src']} port {w['sport']}", None))
     return shown or ans, holes
+
+
+def _source_class_text(host, w: dict, addr: str, port: int, proto: str, ctx) -> tuple[str, str | None]:
+    """The whole class of sources that get through, not the one witness: the address-space view's
+    sources of this service to this address arriving on the uplink; and what drops the others."""
+    from ..engine.space import SpaceError, sources_reaching, unusable_sources
+
+    private = any(lo <= ip_int(w["src"]) <= hi for lo, hi in PRIVATE)
+    dev = host.default_route_dev()
+    try:
+        cls = sources_reaching(host, ip_int(addr), proto, port, dev, int(w.get("sport") or 40000))
+    except (SpaceError, KeyError):
+        cls = None
+    if cls is None or not (cls.accept or cls.possible) or ip_int(w["src"]) not in cls.accept.union(cls.possible):
+        return f"from {w['src']}" + (", a private address arriving on the uplink" if private else ""), None
+    kind = "the private addresses " if private else ""
+    text = f"from {kind}{cls.text(fill=unusable_sources(host))} arriving on the uplink {dev}"
+    if cls.possible:
+        text += f" ({cls.possible.size()} of those addresses only possibly)"
+    other = cls.denied_text()
+    return text, (f"other sources are dropped by {other}" if other else None)
 
 
 def _rule_said(rule) -> str:

@@ -1367,3 +1367,92 @@ def space_dump(dump, *, family: int = 4, **kw) -> SpaceMatrix:
     host = build_host(dump, family)
     ipsets = {s.name: s for s in dump.facts.ipsets if s.family == family}
     return compute_space(host, ipsets=ipsets, **kw)
+
+
+# --------------------------------------------------------------------------- for the checks
+
+
+@dataclass
+class SourceClasses:
+    """The sources of one service to one destination on the full path, by fate (what the checks
+    say instead of one witness): ``accept`` and ``possible`` address sets, and for the sources
+    that are denied the rule (or kernel check) the first of them meets."""
+
+    family: int
+    accept: IntervalSet
+    possible: IntervalSet
+    denied_by: dict | None = None  # a step of the replayed path: table, chain, index, line, action
+
+    def text(self, limit: int = 5, fill: IntervalSet | None = None) -> str:
+        """The sources that get through as CIDR blocks; ``fill`` (addresses no client beyond the uplink
+        can send from: the host's own, martians) may close the gaps between them."""
+        got = self.accept.union(self.possible)
+        if fill:
+            got = IntervalSet(iv for iv in got.union(fill).ivs if IntervalSet([iv]).overlaps(got))
+        return ranges_text(got, self.family, limit)
+
+    def denied_text(self) -> str | None:
+        s = self.denied_by
+        if not s:
+            return None
+        if s.get("index") is None:
+            return f"the {s.get('table')} {s.get('chain')} policy (line {s.get('line')})"
+        return f"{s.get('chain')} rule #{s.get('index')} (line {s.get('line')})"
+
+
+def ranges_text(s: IntervalSet, family: int, limit: int = 5) -> str:
+    """10.0.0.0/8, 172.16.0.0/12 and 192.168.0.0/16 (CIDR blocks; the rest counted past ``limit``)."""
+    import ipaddress
+
+    blocks = []
+    for lo, hi in s.ivs:
+        a = ipaddress.ip_address(lo) if family == 4 else ipaddress.IPv6Address(lo)
+        b = ipaddress.ip_address(hi) if family == 4 else ipaddress.IPv6Address(hi)
+        blocks.extend(str(n) for n in ipaddress.summarize_address_range(a, b))
+    if len(blocks) > limit:
+        return ", ".join(blocks[:limit]) + f" and {len(blocks) - limit} more blocks"
+    return blocks[0] if len(blocks) == 1 else ", ".join(blocks[:-1]) + " and " + blocks[-1]
+
+
+def sources_reaching(host, dst: int, proto: str, port: int, in_iface: str | None,
+                     sport: int = DEFAULT_SPORT) -> SourceClasses:
+    """Which sources arriving on ``in_iface`` reach ``dst``:``port`` on the full path (DNAT and
+    FORWARD or INPUT), as address sets, and what stops the others."""
+    m = compute_space(host, path="full", services=[(proto, port)], sport=sport, in_iface=in_iface,
+                      replay_budget=0)
+    s = m.services[0]
+    j = s.class_of(dst).id
+    acc, pos = IntervalSet(), IntervalSet()
+    denied = None
+    for c in s.classes:
+        f = s.fate(c.id, j)
+        if f == "accept":
+            acc = acc.union(IntervalSet(c.ranges))
+        elif f == "possible":
+            pos = pos.union(IntervalSet(c.ranges))
+        elif denied is None:
+            top = addr_max(host.family)
+            usable = IntervalSet(c.ranges).intersect(unusable_sources(host).complement(0, top))
+            if not usable:
+                continue
+            lo, hi = usable.ivs[0]
+            pkt = {"src": lo + 1 if hi > lo else lo, "dst": dst, "proto": protocol_number(proto),
+                   "proto_name": proto, "sport": sport, "dport": port}
+            try:
+                verdict, steps, _ = replay_edge(host, "full", pkt, in_iface, None)
+            except ReplayMismatch:
+                continue
+            if verdict in ("DROP", "REJECT") and steps:
+                denied = steps[-1]
+    return SourceClasses(host.family, acc, pos, denied)
+
+
+def unusable_sources(host) -> IntervalSet:
+    """Sources no packet from beyond the uplink gets through with: the host's own addresses and the
+    kernel's martian sources."""
+    s = host.local_addrs
+    if host.family == 4:
+        s = s.union(IntervalSet(((0, 0x00FFFFFF), (0x7F000000, 0x7FFFFFFF), (0xE0000000, 0xFFFFFFFF))))
+    else:
+        s = s.union(IntervalSet(((1, 1), (0xFF << 120, (1 << 128) - 1))))
+    return s
