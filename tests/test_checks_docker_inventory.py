@@ -348,3 +348,26 @@ def test_dn308_follows_the_probes_of_unpublished_ports(captures):
     else:
         assert _dn308_containers(DOCKER / "j_no_iptables.txt") == {"client", "web"}
         assert not _dn308_containers(DOCKER / "a_default.txt")  # FORWARD DROP: only the published port
+
+
+# --------------------------------------------------------------------------- checks speak in classes
+
+
+def test_reachable_flow_checks_describe_the_whole_source_class():
+    """DN304, DN306, DN308 and DN401 name the class of sources the address-space view finds
+    (the full path to the witness's destination and port, arriving where the witness did), not one
+    witness; the witness stays as the example."""
+    got = findings(SEED / "iptables-false.txt", "DN304")
+    assert {("from every container address of 172.17.0.0/16 arriving on docker0" in f.message)
+            or ("from every container address of 172.18.0.0/16 arriving on br-" in f.message) for f in got} == {True}
+    assert all("(e.g. 172.1" in f.message for f in got)
+    got = findings(DOCKER / "f_localhost_publish.txt", "DN306")
+    reached = [p for p in probes("f_localhost_publish") if p["from"] == "outside" and p["to"] == "172.18.0.2"
+               and p["port"] == 80]
+    assert reached and all(p["reached"] for p in reached)  # the kernel: an outside client got there
+    assert got and all("outside (from every source arriving on up0)" in f.message for f in got)
+    got = findings(DOCKER28 / "m_nat_unprotected.txt", "DN308")
+    assert got and all("reachable from outside (from every source arriving on" in f.message for f in got)
+    got = evaluate(SEED / "iptables-false.txt", ISOLATED)
+    assert got and all("from every container address of 172.1" in f.message and "e.g. 172.1" in f.message
+                       for f in got)

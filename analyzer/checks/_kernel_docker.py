@@ -191,3 +191,40 @@ def flow_text(a: Answer, label: str, outcome: str | None = None) -> str:
     parts.append(outcome)
     return f"{head}: " + ", ".join(parts)
 
+
+
+def source_class(host: HostModel, a: Answer, in_iface: str | None = None, within=None,
+                 within_label: str | None = None) -> str | None:
+    """The whole class of sources the witness of ``a`` stands for, from the address-space view (the
+    full path to the witness's destination and port, arriving where the witness arrived): "from
+    10.0.0.0/8 and 192.168.0.0/16 arriving on eth0", "from every address of 172.17.0.0/16 arriving
+    on docker0"; None when the view cannot say (no port, another family, the witness not in it)."""
+    from ..engine.space import SpaceError, ranges_text, sources_reaching, unusable_sources
+    from ..model.intervals import IntervalSet, addr_max
+
+    w = a.witness or {}
+    proto, dport = w.get("proto") or a.query.get("proto") or "tcp", w.get("dport")
+    dev = in_iface or w.get("in_iface")
+    if dport is None or proto not in ("tcp", "udp") or not dev or host.family != 4:
+        return None
+    src, dst = ip_int(str(w.get("src"))), ip_int(str(w.get("dst")))
+    if src is None or dst is None:
+        return None
+    try:
+        cls = sources_reaching(host, dst, proto, int(dport), dev, int(w.get("sport") or 40000))
+    except (SpaceError, KeyError, ValueError):
+        return None
+    got = cls.accept.union(cls.possible)
+    if src not in got:
+        return None
+    usable = unusable_sources(host).complement(0, addr_max(4))
+    doubt = cls.possible.intersect(usable).intersect(within if within is not None else usable)
+    maybe = f" ({ranges_text(doubt, 4, 3)} only possibly)" if doubt else ""
+    if within is not None:
+        inside = got.intersect(within)
+        if inside == within:
+            return f"from every {within_label or 'address of ' + ranges_text(within, 4)} arriving on {dev}{maybe}"
+        return f"from {ranges_text(inside, 4)} of {within_label or ranges_text(within, 4)} arriving on {dev}{maybe}"
+    if usable.subset_of(got):
+        return f"from every source arriving on {dev}{maybe}"
+    return f"from {cls.text(fill=unusable_sources(host))} arriving on {dev}{maybe}"

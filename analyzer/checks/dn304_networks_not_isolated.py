@@ -1,7 +1,7 @@
 from ..ir import Severity
 from ._docker_inventory import (accepting_step, ask, bridge_networks, container_space, endpoint_space,
                                 leak_past_routed_publications, step_span, table_first_line, where)
-from ._kernel_docker import flow_text
+from ._kernel_docker import flow_text, source_class
 from .base import Check
 
 
@@ -94,9 +94,13 @@ class NetworksNotIsolated(Check):
                 through = f"through {where(step)}" if step else "(no filter rule stops it)"
                 w = ans.witness or {}
                 maybe = "" if ans.reachable else "possibly "
+                whole = source_class(eng.host, ans, a.bridge, within=spaces[a.name],
+                                     within_label=f"container address of {a.cidrs()}")
+                eg = f"{w.get('src', '?')} -> {w.get('dst', '?')}:{w.get('dport', '?')}/tcp"
                 msg = (f"Docker network {a.name} ({a.bridge}, {a.cidrs()}) {maybe}reaches the containers of network "
-                       f"{b.name} ({b.bridge}, {b.cidrs()}) {through}: e.g. {w.get('src', '?')} -> "
-                       f"{w.get('dst', '?')}:{w.get('dport', '?')}/tcp")
+                       f"{b.name} ({b.bridge}, {b.cidrs()}) {through}: "
+                       + (f"{whole} to {w.get('dst', '?')}:{w.get('dport', '?')}/tcp (e.g. {eg})" if whole
+                          else f"e.g. {eg}"))
                 if ans.reachable is None and ans.approximated:
                     msg += f" (depends on approximated matches: {', '.join(ans.approximated[:3])})"
                 msg += deliberate

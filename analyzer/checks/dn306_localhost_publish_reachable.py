@@ -3,7 +3,7 @@ from dataclasses import dataclass, field
 from ..ir import Severity, Span
 from ..model.intervals import IntervalSet, ip_str
 from ._docker_inventory import EndpointError, ask, bridge_networks, container_space
-from ._kernel_docker import flow_text, is_loopback, publications
+from ._kernel_docker import flow_text, is_loopback, publications, source_class
 from .base import Check
 
 
@@ -117,7 +117,14 @@ class LocalhostPublishReachable(Check):
             who = next((e.container for e in host.endpoints if e.ip == ip), None)
             name = f"container {who} ({ipt}:{port}/{proto})" if who else f"{ipt}:{port}/{proto}"
             maybe = "" if first.reachable else "possibly "
-            froms = ", ".join(s for s, _a in reached)
+            def whole(src, a):
+                if src == "outside":
+                    return source_class(host, a, host.default_route_dev())
+                n = next((x for x in nets if f"network:{x.name}" == src), None)
+                return source_class(host, a, n.bridge, within=container_space(eng, n),
+                                    within_label=f"container address of {n.cidrs()}") if n else None
+
+            froms = ", ".join(f"{s} ({c})" if (c := whole(s, a)) else s for s, a in reached)
             yield self.finding(
                 f"{name} is published on 127.0.0.1 only ({what}), but {froms} {maybe}reach{'es' if len(reached) == 1 else ''} "
                 f"it directly at the container's address: the binding's host IP does not restrict forwarded traffic",

@@ -2,7 +2,7 @@ from ..ir import Severity, Span
 from ..model.intervals import IntervalSet, ip_str
 from ._docker_inventory import EndpointError, accepting_step, ask, ask_exists, bridge_networks, outside_space, \
     step_span, where
-from ._kernel_docker import flow_text, publications
+from ._kernel_docker import flow_text, publications, source_class
 from .base import Check
 
 MAX_CONTAINERS = 200  # a few questions per container address
@@ -103,8 +103,10 @@ class UnpublishedPortReachable(Check):
             mode = (net.option("com.docker.network.bridge.gateway_mode_ipv4") or "").lower()
             why = (f"; network {net.name} has gateway mode nat-unprotected, which leaves every container port "
                    "open to hosts that route to it" if mode == "nat-unprotected" else "")
+            whole = source_class(host, ans, host.default_route_dev())
             yield self.finding(
-                f"container {e.container} ({ipt}, network {net.name}) is {maybe}reachable from outside on port "
+                f"container {e.container} ({ipt}, network {net.name}) is {maybe}reachable from outside"
+                f"{f' ({whole})' if whole else ''} on port "
                 f"{port}/tcp, which it does not publish (published: {shown}), {through}{why}",
                 span, flow=flow_text(ans, "outside"),
                 fix=(f"`iptables -I DOCKER-USER -i {host.default_route_dev()} -d {net.cidrs()} -m conntrack "

@@ -4,7 +4,7 @@ from ..engine.query import EndpointError
 from ..ir import Severity, Span
 from ._docker_inventory import (accepting_step, ask, bridge_networks, container_space, leak_past_routed_publications,
                                 step_span, table_first_line, where)
-from ._kernel_docker import flow_text
+from ._kernel_docker import flow_text, source_class
 from .base import Check, Finding
 
 MAX_PAIRS = 400  # an invariant with wildcards never asks more than this many questions
@@ -149,8 +149,10 @@ class InvariantViolated(Check):
             if expect == "unreachable" and ans.reachable:
                 step = accepting_step(ans, "filter")
                 through = f" through {where(step)}" if step else ""
+                whole = self._whole(eng, nets, src, ans, src_set)
                 yield self.finding(
-                    f"{label} violated: {pair} is reachable{through}; expected unreachable"
+                    f"{label} violated: {pair} is reachable{through}"
+                    + (f" ({whole}, e.g. {(ans.witness or {}).get('src')})" if whole else "") + "; expected unreachable"
                     + (f" ({'; '.join(notes)})" if notes else ""),
                     (self._span(ctx, ans) or fallback), flow=flow_text(ans, src))
             elif expect == "reachable" and ans.reachable is False:
@@ -158,6 +160,16 @@ class InvariantViolated(Check):
                 yield self.finding(
                     f"{label} violated: {pair} is blocked ({b.get('reason') or ans.verdict} at {where(b)}); "
                     "expected reachable", (self._span(ctx, ans) or fallback), flow=flow_text(ans, src))
+
+    @staticmethod
+    def _whole(eng, nets, src: str, ans, src_set) -> str | None:
+        """The source class the witness stands for (the address-space view), arriving where it did."""
+        host = eng.host
+        if src == "outside":
+            return source_class(host, ans, host.default_route_dev())
+        if src.startswith("network:") and (n := nets.get(src.split(":", 1)[1])) is not None and src_set:
+            return source_class(host, ans, n.bridge, within=src_set, within_label=f"container address of {n.cidrs()}")
+        return None
 
     @staticmethod
     def _inventory_span(ctx, nets, endpoint: str) -> Span | None:
