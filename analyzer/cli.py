@@ -265,7 +265,8 @@ def matrix(
     host = _load(dump)
     if space_view:
         _space_matrix(dump, host, port=port, ports=ports, proto=proto, family=family, format=format, path=path,
-                      sport=sport, in_iface=in_iface, out_iface=out_iface, tables=tables, replay=replay)
+                      sport=sport, in_iface=in_iface, out_iface=out_iface, tables=tables, replay=replay,
+                      sources=_split_list(src), destinations=_split_list(dst))
         return
     try:
         space = parse_ports(ports) if ports else ([(port, port)] if port else None)
@@ -292,9 +293,9 @@ def matrix(
 
 
 def _space_matrix(dump, host, *, port, ports, proto, family, format, path, sport, in_iface, out_iface, tables,
-                  replay) -> None:
+                  replay, sources, destinations) -> None:
     from .engine.matrix import parse_ports
-    from .engine.space import SpaceError, space_dump
+    from .engine.space import SpaceError, address_set, space_dump
 
     try:
         if port and ports:
@@ -311,7 +312,9 @@ def _space_matrix(dump, host, *, port, ports, proto, family, format, path, sport
         budget = None if replay == "all" else 256 if replay == "auto" else int(replay)
         m = space_dump(host, family=family, path=path, services=[(pr, p) for pr in protos for p in plist],
                        sport=sport, in_iface=in_iface, out_iface=out_iface, replay_budget=budget,
-                       tables=tuple(_split_list([tables])) if tables else None)
+                       tables=tuple(_split_list([tables])) if tables else None,
+                       sources=address_set(sources, family) if sources else None,
+                       destinations=address_set(destinations, family) if destinations else None)
     except (SpaceError, ValueError) as e:
         typer.echo(f"dnlint: {e}", err=True)
         raise typer.Exit(2)

@@ -60,17 +60,25 @@ def render_text(m: SpaceMatrix, *, title: str = "", class_limit: int = 60, width
         out.append("")
         out.append(f"{s.proto} {s.dport} (source port {s.sport}): {st['classes']} classes, {st['edges']} edges "
                    f"({st['possible_edges']} possible); {st['witnesses_replayed']} witnesses replayed")
-        for c in s.classes[:class_limit]:
+        keep = None
+        if s.allowed_src is not None:
+            keep = set(s.allowed_src.tolist()) | set(s.allowed_dst.tolist())
+        listed = [c for c in s.classes if keep is None or c.id in keep]
+        for c in listed[:class_limit]:
             out.append(_fit(f"  [{c.id}] {_class_text(c)}", width))
-        if len(s.classes) > class_limit:
-            out.append(f"  ... {len(s.classes) - class_limit} more classes (--format json lists them all)")
+        if len(listed) > class_limit:
+            out.append(f"  ... {len(listed) - class_limit} more classes (--format json lists them all)")
         out.append("  reaches:")
         shown = 0
+        rows = set(s.allowed_src.tolist()) if s.allowed_src is not None else None
         for i, (dsts, codes) in enumerate(s.reach):
-            if i >= class_limit:
+            if shown >= class_limit:
                 break
+            if rows is not None and i not in rows:
+                continue
             if not len(dsts):
-                out.append(f"    [{i}] -> nothing (denied to every class)")
+                out.append(f"    [{i}] -> nothing (denied to every class{' asked' if rows is not None else ''})")
+                shown += 1
                 continue
             groups: dict[tuple[int, str | None], list[int]] = {}
             for j, c in zip(dsts.tolist(), codes.tolist()):
@@ -80,8 +88,14 @@ def render_text(m: SpaceMatrix, *, title: str = "", class_limit: int = 60, width
                 parts.append(f"{FATE_NAMES[f]} {_ids_text(ids)}{f' ({nat})' if nat else ''}")
             out.append(_fit(f"    [{i}] -> {'; '.join(parts)}", width))
             shown += 1
-        if len(s.reach) > class_limit:
-            out.append(f"    ... {len(s.reach) - class_limit} more sources")
+        deny = [p for p in s.proofs if p.fate == "deny" and p.path][:3]
+        for p in deny:
+            last = p.path[-1]
+            where = (f"{last.get('table')} {last.get('chain')} #{last.get('index')}" if last.get("index") else
+                     f"{last.get('table')} {last.get('chain')} {last.get('action')}")
+            out.append(_fit(f"  denied [{p.src}] -> [{p.dst}]: {where} (line {last.get('line')})", width))
+        if len(s.reach) > class_limit and shown >= class_limit:
+            out.append(f"    ... more sources (--format json lists them all)")
         why = [p for p in s.proofs if p.fate == "possible" and p.why][:3]
         for p in why:
             out.append(_fit(f"  possible [{p.src}] -> [{p.dst}]: {p.why}", width))

@@ -414,3 +414,29 @@ def test_full_path_witnesses_replay_on_the_fixtures_and_the_corpus():
                 assert not s.replay_failures, f"{f.name} IPv{fam}: {s.replay_failures[:3]}"
             runs += 1
     assert runs > 60
+
+
+def test_from_and_to_restrict_the_edges_and_every_source_has_a_blocked_witness():
+    m = _rules("-A FORWARD -s 11.0.0.0/8 -j REJECT\n-A FORWARD -s 10.0.0.0/8 ! -d 192.168.0.0/16 -j DROP\n"
+               "-A FORWARD -j ACCEPT\n", services=[("tcp", 22)], replay_budget=None)
+    s = m.services[0]
+    denied = [p for p in s.proofs if p.fate == "deny"]
+    # every source class that is denied somewhere has a denied witness whose path ends at what blocks it
+    assert {p.src for p in denied} == {s.class_of(0x0B000001).id, s.class_of(0x0A000001).id}
+    by_src = {p.src: p for p in denied}
+    assert by_src[s.class_of(0x0B000001).id].path[-1] | {} == {**by_src[s.class_of(0x0B000001).id].path[-1],
+                                                             "action": "REJECT", "index": 1}
+    assert by_src[s.class_of(0x0A000001).id].path[-1]["index"] == 2
+    assert "denied [" in render_text(m) and "FORWARD #1 (line" in render_text(m)
+    from dnlint.engine.space import address_set
+
+    r = _rules("-A FORWARD -s 10.0.0.0/8 -d 192.168.0.0/16 -j ACCEPT\n-A FORWARD -s 11.0.0.0/8 -j REJECT\n",
+               services=[("tcp", 22)], sources=address_set(["10.1.2.3"], 4),
+               destinations=address_set(["192.168.0.0/24", "8.8.8.8-8.8.8.9"], 4))
+    rs = r.services[0]
+    assert [(i, j) for i, j, _ in rs.edges()] == [(rs.class_of(0x0A010203).id, rs.class_of(0xC0A80001).id)]
+    assert any("sources restricted" in a for a in r.assumptions)
+    text = render_text(r)
+    assert "reaches:" in text and text.count("\n    [") == 1
+    with pytest.raises(ValueError):
+        address_set(["banana"], 4)

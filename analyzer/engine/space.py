@@ -127,6 +127,9 @@ class ServiceMatrix:
     replay_failures: list[str] = field(default_factory=list)
     upper_partition: list[list[tuple[int, int]]] = field(default_factory=list)  # the upper closure's classes
     code_nat: dict[int, str] = field(default_factory=dict)  # full path: the translations of a fate code
+    # --from/--to: the classes kept as sources and as destinations (None: all); edges of others dropped
+    allowed_src: object = None
+    allowed_dst: object = None
 
     def edges(self):
         """(from, to, fate) for every pair that is not denied, in class order."""
@@ -866,8 +869,10 @@ class _FullService:
             return np.array([bool(test(a)) for a in dst_lo], dtype=bool)[col]
 
         maybe = np.zeros(fate.shape, dtype=bool)
-        if self.family == 6:  # ip6_rcv_core: ::1 on the wire, a multicast source
-            deny = per_src(lambda a: a == 1 or a >> 120 == 0xFF) | per_dst(lambda a: a == 1)
+        if self.family == 6:
+            # ip6_rcv_core, before PREROUTING (on the addresses as sent): ::1 on the wire, a multicast source
+            orig_dst = np.array([a == 1 for a in dst_lo], dtype=bool)[None, :]
+            deny = per_src(lambda a: a == 1 or a >> 120 == 0xFF) | orig_dst
         else:
             bad_src = per_src(lambda a: a <= 0x00FFFFFF or 0xE0000000 <= a <= 0xEFFFFFFF or a == 0xFFFFFFFF)
             loop_src = per_src(lambda a: 0x7F000000 <= a <= 0x7FFFFFFF)
@@ -1108,6 +1113,9 @@ def replay_edge(host, path: str, packet: dict, in_iface: str | None, out_iface: 
         stages = [(t, "PREROUTING") for t in ("raw", "mangle", "nat")]
     else:
         stages = list(PATHS[path])
+    if path == "full" and host.family == 6 and (packet["src"] == 1 or packet["dst"] == 1
+                                                 or packet["src"] >> 120 == 0xFF):
+        return "MARTIAN", [], list(run.log)  # ip6_rcv_core drops it before PREROUTING
     k = 0
     while k < len(stages):
         table, chain = stages[k]
@@ -1163,7 +1171,7 @@ def _martian(host, src: int, dst: int, in_iface: str | None, log: list[str]) -> 
     """The replay's ip_route_input_slow and ip6_rcv_core: the checks the full path's grid makes (a fact
     the dump does not show goes to ``log`` and the packet goes on)."""
     if host.family == 6:
-        return "MARTIAN" if src == 1 or dst == 1 or src >> 120 == 0xFF else None
+        return None  # checked before PREROUTING
     if src <= 0x00FFFFFF or 0xE0000000 <= src <= 0xEFFFFFFF or src == 0xFFFFFFFF or dst <= 0x00FFFFFF:
         return "MARTIAN"
     checks = []
@@ -1218,7 +1226,8 @@ def space_compiler(host) -> RuleCompiler:
 
 def compute_space(host, *, path: str = "forward", services=DEFAULT_SERVICES, sport: int = DEFAULT_SPORT,
                   in_iface: str | None = None, out_iface: str | None = None, replay_budget: int | None = 256,
-                  ipsets: dict | None = None, tables: tuple[str, ...] | None = None) -> SpaceMatrix:
+                  ipsets: dict | None = None, tables: tuple[str, ...] | None = None,
+                  sources: IntervalSet | None = None, destinations: IntervalSet | None = None) -> SpaceMatrix:
     if path not in PATHS and path != "full":
         raise SpaceError(f"unknown path {path!r} (forward, input or full)")
     compiler = space_compiler(host)
@@ -1262,6 +1271,9 @@ def compute_space(host, *, path: str = "forward", services=DEFAULT_SERVICES, spo
                                    "answer turns on it")
             else:
                 assumptions.append(f"the {fname} {table} table is not in the dump: taken as empty")
+    for what, sel in (("sources", sources), ("destinations", destinations)):
+        if sel is not None:
+            assumptions.append(f"{what} restricted to the classes that meet {ranges_text(sel, fam, 8)}")
     results = []
     notes: set[str] = set()
     for proto, dport in services:
@@ -1271,12 +1283,54 @@ def compute_space(host, *, path: str = "forward", services=DEFAULT_SERVICES, spo
             svc = _FullService(host, compiler, proto, dport, sport, in_iface, out_iface, tables)
         else:
             svc = _Service(host, compiler, path, proto, dport, sport, in_iface, out_iface, tables)
-        results.append(_service_matrix(host, svc, replay_budget))
+        results.append(_service_matrix(host, svc, replay_budget, sources, destinations))
         notes |= svc.all_notes if path == "full" else svc.notes
-    return SpaceMatrix(fam, path, results, in_iface, out_iface, assumptions + sorted(notes))
+    return SpaceMatrix(fam, path, results, in_iface, out_iface, assumptions + _grouped(notes))
 
 
-def _service_matrix(host, svc: _Service, replay_budget: int | None) -> ServiceMatrix:
+def _grouped(notes: set[str]) -> list[str]:
+    """One note per match text: "-m limit --limit 5/min (lines 12, 40): taken both ways"."""
+    import re
+
+    by: dict[tuple[str, str], list[int]] = {}
+    rest = []
+    for n in notes:
+        m = re.match(r"^(.*) \(line (\d+)\): (.*)$", n)
+        if m:
+            by.setdefault((m.group(1), m.group(3)), []).append(int(m.group(2)))
+        else:
+            rest.append(n)
+    out = sorted(rest)
+    for (text, tail), lines in sorted(by.items()):
+        lines.sort()
+        shown = ", ".join(map(str, lines[:8])) + (f" and {len(lines) - 8} more" if len(lines) > 8 else "")
+        out.append(f"{text} (line{'s' if len(lines) > 1 else ''} {shown}): {tail}")
+    return out
+
+
+def _restrict(m: ServiceMatrix, sources: IntervalSet | None, destinations: IntervalSet | None) -> None:
+    """Keep the edges from classes that meet ``sources`` to classes that meet ``destinations``."""
+    import numpy as np
+
+    if sources is None and destinations is None:
+        return
+    meets = lambda c, s: s is None or IntervalSet(c.ranges).overlaps(s)  # noqa: E731
+    src_ok = np.array([i for i, c in enumerate(m.classes) if meets(c, sources)], dtype=np.int32)
+    dst_ok = np.array([i for i, c in enumerate(m.classes) if meets(c, destinations)], dtype=np.int32)
+    keep_src = set(src_ok.tolist())
+    reach = []
+    for i, (dsts, codes) in enumerate(m.reach):
+        if i not in keep_src:
+            reach.append((dsts[:0], codes[:0]))
+            continue
+        sel = np.isin(dsts, dst_ok)
+        reach.append((dsts[sel], codes[sel]))
+    m.reach = reach
+    m.allowed_src, m.allowed_dst = src_ok, dst_ok
+
+
+def _service_matrix(host, svc: _Service, replay_budget: int | None, sources=None,
+                    destinations=None) -> ServiceMatrix:
     import numpy as np
 
     fam = host.family
@@ -1297,6 +1351,7 @@ def _service_matrix(host, svc: _Service, replay_budget: int | None) -> ServiceMa
                       upper_classes=len(upper), atoms=(len(svc.src_b), len(svc.dst_b)))
     m.upper_partition = [rs for _, rs in upper]
     m.code_nat = dict(getattr(svc, "code_nat", {}))
+    _restrict(m, sources, destinations)
     _replay(host, svc, m, replay_budget)
     return m
 
@@ -1306,9 +1361,18 @@ def _replay(host, svc: _Service, m: ServiceMatrix, budget: int | None) -> None:
     class it reaches (or, reaching none, towards itself), then other edges, ``budget`` in all
     (None: every class and every edge)."""
     fam = host.family
+    import numpy as np
+
     todo: list[tuple[int, int, int]] = []
+    n = len(m.classes)
     for i, (dsts, codes) in enumerate(m.reach):
-        todo.append((i, int(dsts[0]), int(codes[0])) if len(dsts) else (i, i, DENY))
+        if len(dsts):
+            todo.append((i, int(dsts[0]), int(codes[0])))
+        # and one it does not reach, for the rule or kernel check that blocks it
+        blocked = np.setdiff1d(np.arange(n), dsts, assume_unique=True)
+        blocked = blocked[np.isin(blocked, m.allowed_dst)] if m.allowed_dst is not None else blocked
+        if len(blocked) and (m.allowed_src is None or i in m.allowed_src):
+            todo.append((i, int(blocked[0]), DENY))
     seen = {(i, j) for i, j, _ in todo}
     limit = None if budget is None else max(budget, 0)
     if limit is None or len(todo) < limit:
@@ -1359,6 +1423,22 @@ def _replay(host, svc: _Service, m: ServiceMatrix, budget: int | None) -> None:
         if nat:
             w["nat"] = nat
         m.proofs.append(SpaceEdge(i, j, FATE_NAMES[code], w, steps, why))
+
+
+def address_set(texts: list[str], family: int) -> IntervalSet:
+    """``--from``/``--to`` of the space view: addresses, CIDR blocks or first-last ranges."""
+    from ..model.intervals import cidr_interval
+
+    out = IntervalSet()
+    for t in texts:
+        a, sep, b = t.partition("-")
+        lo = cidr_interval(a.strip(), family)
+        hi = cidr_interval(b.strip(), family) if sep else lo
+        if lo is None or hi is None or lo[0] > hi[1]:
+            raise SpaceError(f"--space takes addresses, CIDR blocks or first-last ranges of IPv{family} in "
+                             f"--from/--to, not {t!r}")
+        out = out.union(IntervalSet.range(lo[0], hi[1]))
+    return out
 
 
 def space_dump(dump, *, family: int = 4, **kw) -> SpaceMatrix:
