@@ -277,3 +277,30 @@ def test_html_page_renders_in_chromium_and_shows_a_cells_details(tmp_path):
     subprocess.run(common + ["--window-size=1400,900", f"--screenshot={shot}", f"file://{f}#cell={i}"],
                    capture_output=True, timeout=120, cwd=tmp_path)
     assert shot.exists() and _png_colours(shot.read_bytes()) > 8, "the screenshot is blank"
+
+
+#: what the seed's experiments observed (fixtures/seed/README.md), as matrix cells: (source,
+#: destination, fate, a piece of the summary) for tcp 80
+SEED_OBSERVED = {
+    "iptables-false": [("network:bridge", "outside", "unknown", "un-NATed with the private source 172.17.0.2"),
+                       ("network:mynet", "outside", "unknown", "un-NATed with the private source 172.18.0.2")],
+    "userland-proxy-on-default-bridge": [("host", "127.0.0.1", "proxied", "docker-proxy -> web (seen src 172.17.0.1)")],
+    "userland-proxy-off-route-localnet-1": [("host", "127.0.0.1", "dnat", "DNAT web (seen src 172.18.0.1)")],
+    "userland-proxy-off-route-localnet-0": [("host", "127.0.0.1", "isolated", "MARTIAN"),
+                                            ("host", "10.10.50.99", "dnat", "DNAT web"),
+                                            ("host", "172.18.0.1", "dnat", "DNAT web")],
+    "no-proxy-no-iptables-blackhole": [("host", "10.10.50.99", "blackhole", "dockerd holds tcp port 80"),
+                                       ("outside", "10.10.50.99", "blackhole", "the handshake completes")],
+    "proxy-no-iptables": [("outside", "10.10.50.99", "proxied", "docker-proxy -> web")],
+    "host-network": [("host", "127.0.0.1", "direct", "httpd"), ("outside", "10.10.50.99", "direct", "httpd")],
+}
+
+
+@pytest.mark.parametrize("name", sorted(SEED_OBSERVED))
+def test_the_matrix_of_each_seed_fixture_shows_what_the_seed_observed(name):
+    cells = SEED_OBSERVED[name]
+    m = compute_matrix(_engine(SEED / f"{name}.txt", 4), sources=sorted({s for s, _d, _f, _t in cells}),
+                       destinations=sorted({d for _s, d, _f, _t in cells}), protos=["tcp"], ports=[(80, 80)])
+    for src, dst, fate, text in cells:
+        (k,) = m.cell(src, dst).classes
+        assert k.fate == fate and text in k.summary, (name, src, dst, k.fate, k.summary)
