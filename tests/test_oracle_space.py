@@ -40,3 +40,23 @@ def test_space_oracle_the_kernel_forwards_exactly_the_accepted_pairs():
         bad += [f"seed {r.seed}: {d}" for d in r.disagreements[:5]]
     print(f"space oracle: {probes} probes, {agree} agree")
     assert agree > 0 and not bad, "\n".join(bad[:20])
+
+
+@requires_netns
+@pytest.mark.netns
+def test_space_oracle_full_path_translations_are_what_the_far_side_sees():
+    """The NAT-aware full path: DNAT in PREROUTING (and a user chain), MASQUERADE/SNAT out of f1;
+    the matrix from the router's own collected dump; each accepted pair must arrive with the
+    addresses and port its edge's translations name."""
+    from oracle.space_oracle import run_space_case
+
+    base = D.seed_from_env()
+    bad, probes, agree = [], 0, 0
+    for i in range(CASES):
+        r = run_space_case(base + 7919 * i + 1, full=True)
+        print(r.summary())
+        probes += r.probes
+        agree += r.agree
+        bad += [f"seed {r.seed}: {d}" for d in r.disagreements[:5]]
+    print(f"space oracle (full path): {probes} probes, {agree} agree")
+    assert agree > 0 and not bad, "\n".join(bad[:20])

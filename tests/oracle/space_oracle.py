@@ -87,11 +87,12 @@ def _net(rng: random.Random, pool: list[str]) -> str:
     return base + ".%d/32" % rng.choice((1, 10, 20, 30, 200))
 
 
-def make_rules(seed: int) -> str:
+def make_rules(seed: int, nat: bool = False) -> str:
     """A random filter table: FORWARD and a few user chains over a small pool of /24s and /32s,
     with the constructs the space view decides (first match, RETURN, goto, negation, iprange,
     multiport, interfaces, --syn, conntrack state, source ports, REJECT) and some it takes both
-    ways (limit)."""
+    ways (limit). With ``nat``: a nat table of DNATs (to an address, with or without a port) in
+    PREROUTING and a user chain, and MASQUERADE or SNAT out of f1."""
     rng = random.Random(seed)
     pool = []
     for _ in range(6):
@@ -156,6 +157,30 @@ def make_rules(seed: int) -> str:
         for _ in range(rng.randrange(2, 10)):
             out.append(rule(c, True))
     out.append("COMMIT")
+    if nat:
+        out += ["*nat", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]",
+                ":POSTROUTING ACCEPT [0:0]", ":N0 - [0:0]"]
+        for _ in range(rng.randrange(2, 8)):
+            chain = "N0" if rng.random() < 0.3 else "PREROUTING"
+            parts = ["-A", chain]
+            if rng.random() < 0.4:
+                parts += ["-s", _net(rng, pool)]
+            parts += ["-d", _net(rng, pool), "-p", "tcp", "-m", "tcp", "--dport", str(rng.choice((22, 80)))]
+            to = rng.choice(pool) + ".%d" % rng.choice((5, 50))
+            if rng.random() < 0.5:
+                to += ":%d" % rng.choice((22, 80, 8080))
+            parts += ["-j", "DNAT", "--to-destination", to] if rng.random() < 0.85 else ["-j", "RETURN"]
+            out.append(" ".join(parts))
+        out.append("-A PREROUTING " + (f"-s {_net(rng, pool)} " if rng.random() < 0.5 else "") + "-j N0")
+        for _ in range(rng.randrange(0, 4)):
+            parts = ["-A", "POSTROUTING"]
+            if rng.random() < 0.6:
+                parts += ["-s", _net(rng, pool)]
+            parts += ["-o", "f1"]
+            parts += (["-j", "MASQUERADE"] if rng.random() < 0.5 else
+                      ["-j", "SNAT", "--to-source", "198.51.100.%d" % rng.randrange(1, 250)])
+            out.append(" ".join(parts))
+        out.append("COMMIT")
     return "\n".join(out) + "\n"
 
 
@@ -215,7 +240,7 @@ def plan_probes(m, rng: random.Random) -> list[dict]:
                     for b in dsts[:2]:
                         if a != b:
                             plan.append({"src": ip_str(a, 4), "dst": ip_str(b, 4), "dport": s.dport, "sport": SPORT,
-                                         "fate": fate, "pair": [c.id, d.id]})
+                                         "fate": fate, "pair": [c.id, d.id], "nat": s.nat(c.id, d.id)})
     rng.shuffle(plan)
     plan = plan[:MAX_PROBES]
     for i, p in enumerate(plan):
@@ -223,20 +248,53 @@ def plan_probes(m, rng: random.Random) -> list[dict]:
     return plan
 
 
-def run_space_case(seed: int) -> SpaceCase:
+def _collect(ns) -> str:
+    """The router namespace's dump, by dnlint's own collector run inside it (the NAT-aware full path
+    needs its addresses, routes and sysctls)."""
+    import os
+    import shutil
+
+    from dnlint.collect import collect_dump, default_runner
+
+    search = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin:/usr/sbin:/sbin"])
+
+    def runner(argv, timeout):
+        argv = list(argv)
+        if argv[0] in ("docker", "dockerd") or not shutil.which(argv[0], path=search):
+            raise FileNotFoundError(argv[0])
+        res = default_runner([*ns.exec_prefix, *argv], timeout)
+        if argv[:2] == ["ps", "-eo"] and res.returncode == 0:
+            res.stdout = res.stdout.splitlines()[0] + "\n"
+        return res
+
+    return collect_dump(runner=runner).text
+
+
+def _expected_header(p: dict) -> tuple[str, str, int]:
+    """(src, dst, dport) the far side should see: the translations the matrix's edge names."""
+    import re
+
+    src, dst, dport = p["src"], p["dst"], p["dport"]
+    nat = p.get("nat") or ""
+    m = re.search(r"DNAT to ([\d.]+)(?::(\d+))?", nat)
+    if m:
+        dst = m.group(1)
+        dport = int(m.group(2)) if m.group(2) else dport
+    m = re.search(r"SNAT to ([\d.]+)", nat)
+    if m:
+        src = m.group(1)
+    elif "masqueraded" in nat:
+        src = "10.255.1.1"
+    return src, dst, dport
+
+
+def run_space_case(seed: int, full: bool = False) -> SpaceCase:
     from dnlint.engine.space import space_dump
     from dnlint.load import load_text
     from netns import PYTHON, Lab
 
-    rules = make_rules(seed)
+    rules = make_rules(seed, nat=full)
     timings: dict[str, float] = {}
-    t = time.monotonic()
-    m = space_dump(load_text(rules, f"<space oracle {seed}>"), path="forward", services=[("tcp", 22), ("tcp", 80)],
-                   in_iface="f0", out_iface="f1", replay_budget=64)
-    timings["matrix"] = time.monotonic() - t
-    bad = [f for s in m.services for f in s.replay_failures]
-    rng = random.Random(seed ^ 0xFACE)
-    plan = plan_probes(m, rng)
     with Lab(tag=f"s{seed % 100000}") as lab:
         t = time.monotonic()
         src, fw, dst = lab.netns("ssrc"), lab.netns("sfw"), lab.netns("sdst")
@@ -257,6 +315,15 @@ def run_space_case(seed: int) -> SpaceCase:
         fw.run("ping", "-c", "1", "-W", "1", "10.255.1.2", check=False)  # resolve the next hop
         timings["build"] = time.monotonic() - t
         t = time.monotonic()
+        text = _collect(fw) if full else rules
+        m = space_dump(load_text(text, f"<space oracle {seed}>"), path="full" if full else "forward",
+                       services=[("tcp", 22), ("tcp", 80)], in_iface="f0", out_iface=None if full else "f1",
+                       replay_budget=64)
+        timings["matrix"] = time.monotonic() - t
+        bad = [f for s in m.services for f in s.replay_failures]
+        rng = random.Random(seed ^ 0xFACE)
+        plan = plan_probes(m, rng)
+        t = time.monotonic()
         wd = lab.workdir
         (wd / "plan.json").write_text(json.dumps(plan))
         (wd / "sender.py").write_text(SENDER)
@@ -269,17 +336,21 @@ def run_space_case(seed: int) -> SpaceCase:
         src.run(PYTHON, str(wd / "sender.py"), str(wd / "plan.json"), mac, "s0", timeout=120)
         time.sleep(0.5)
         lab.stop(sniffer)
-        seen = {row[3] for row in json.loads(out.read_text())} if out.exists() else set()
+        seen = {row[3]: row for row in json.loads(out.read_text())} if out.exists() else {}
         timings["probe"] = time.monotonic() - t
     agree = possible = 0
     for p in plan:
-        got = p["seq"] in seen
+        got = seen.get(p["seq"])
         if p["fate"] == "possible":
             possible += 1
             continue
-        if got == (p["fate"] == "accept"):
-            agree += 1
+        where = (f"{p['src']} -> {p['dst']}:{p['dport']} (classes {p['pair'][0]} -> {p['pair'][1]}"
+                 f"{', ' + p['nat'] if p.get('nat') else ''})")
+        if (got is not None) != (p["fate"] == "accept"):
+            bad.append(f"{where}: dnlint says {p['fate']}, the kernel {'forwarded' if got else 'did not forward'} it")
+        elif got is not None and tuple(got[:3]) != _expected_header(p):
+            bad.append(f"{where}: the far side saw {got[0]} -> {got[1]}:{got[2]}, dnlint's translations say "
+                       "{} -> {}:{}".format(*_expected_header(p)))
         else:
-            bad.append(f"{p['src']} -> {p['dst']}:{p['dport']} (classes {p['pair'][0]} -> {p['pair'][1]}): "
-                       f"dnlint says {p['fate']}, the kernel {'forwarded' if got else 'did not forward'} it")
+            agree += 1
     return SpaceCase(seed, rules, sum(len(s.classes) for s in m.services), len(plan), agree, possible, bad, timings)
