@@ -91,9 +91,12 @@ def render_text(m: SpaceMatrix, *, title: str = "", class_limit: int = 60, width
         deny = [p for p in s.proofs if p.fate == "deny" and p.path][:3]
         for p in deny:
             last = p.path[-1]
-            where = (f"{last.get('table')} {last.get('chain')} #{last.get('index')}" if last.get("index") else
-                     f"{last.get('table')} {last.get('chain')} {last.get('action')}")
-            out.append(_fit(f"  denied [{p.src}] -> [{p.dst}]: {where} (line {last.get('line')})", width))
+            if last.get("table") is None:
+                where = last.get("action")
+            else:
+                where = (f"{last.get('table')} {last.get('chain')} #{last.get('index')}" if last.get("index") else
+                         f"{last.get('table')} {last.get('chain')} {last.get('action')}") + f" (line {last.get('line')})"
+            out.append(_fit(f"  denied [{p.src}] -> [{p.dst}]: {where}", width))
         if len(s.reach) > class_limit and shown >= class_limit:
             out.append(f"    ... more sources (--format json lists them all)")
         why = [p for p in s.proofs if p.fate == "possible" and p.why][:3]
@@ -305,7 +308,7 @@ function show(el) {{
   t += `from ${{s.classes[i].ranges.join(", ")}}\\nto   ${{s.classes[j].ranges.join(", ")}}\\n`;
   t += `witness ${{s.classes[i].witness}} -> ${{s.classes[j].witness}} (${{s.proto}} sport ${{s.sport}} dport ${{s.dport}})\\n`;
   if (p) {{
-    t += "path: " + p.path.map(x => `${{x.table}} ${{x.chain}}${{x.index ? " #" + x.index : ""}} (line ${{x.line}}) ${{x.action}}`).join(" -> ");
+    t += "path: " + p.path.map(x => x.table ? `${{x.table}} ${{x.chain}}${{x.index ? " #" + x.index : ""}} (line ${{x.line}}) ${{x.action}}` : x.action).join(" -> ");
     if (p.why) t += "\\nturns on: " + p.why;
   }}
   document.getElementById("details").textContent = t;

@@ -440,3 +440,22 @@ def test_from_and_to_restrict_the_edges_and_every_source_has_a_blocked_witness()
     assert "reaches:" in text and text.count("\n    [") == 1
     with pytest.raises(ValueError):
         address_set(["banana"], 4)
+
+
+def test_strict_reverse_path_filtering_ties_arriving_devices_to_sources(tmp_path):
+    """rp_filter=1 on every device (shown in the dump): a source arrives only where its route leaves,
+    so `-i docker0` and `! -i docker0` decide without --in."""
+    f = tmp_path / "rp1.txt"
+    f.write_text(DOCKER.read_text().replace("rp_filter = 0", "rp_filter = 1"))
+    m = space_dump(load_dump(f), path="full", services=[("tcp", 8080), ("tcp", 80)], replay_budget=None)
+    assert _fate(m, "198.51.100.7", "192.0.2.1") == "accept"  # arrives on up0: the published port
+    assert "DNAT to 172.18.0.2:80" in _edge_nat(m, "198.51.100.7", "192.0.2.1")
+    assert _fate(m, "172.17.0.2", "198.51.100.7", 1) == "accept"  # arrives on docker0: egress
+    assert "masqueraded" in _edge_nat(m, "172.17.0.2", "198.51.100.7", 1)
+    assert _fate(m, "172.17.0.2", "172.18.0.2", 1) == "deny"  # DOCKER-ISOLATION
+    assert all(not s.replay_failures for s in m.services)
+    denied = [p for p in m.services[1].proofs if p.fate == "deny" and p.path and p.path[-1]["table"] is None]
+    assert denied and "martian" in denied[0].path[-1]["action"]
+    # without the sysctl, the same rules turn on the arriving device
+    m = space_dump(load_dump(DOCKER), path="full", services=[("tcp", 80)])
+    assert _fate(m, "172.17.0.2", "198.51.100.7") == "possible"

@@ -443,10 +443,23 @@ class _Service:
                     self._iface_note(c.out_iface.name)
                 outs = [(None, v)]
         m = c.in_iface
+        rp = _rp_sets(self.host) if m is not None and self.in_iface is None else None
         if m is None:
             ins = [(None, True)]
         elif self.in_iface is not None:
             ins = [(None, iface_matches(m, self.in_iface))]
+        elif rp is not None:
+            # strict reverse-path filtering on every device: a source arrives only where its route leaves
+            by_dev, unknown = rp
+            yes = IntervalSet()
+            for dev, addrs in by_dev.items():
+                if iface_matches(m, dev):
+                    yes = yes.union(addrs)
+            ins = [(yes, True)] + ([(unknown, None)] if unknown else [])
+            if self.lo_sources:
+                loop = self.loopback
+                rest = loop.complement(0, self.top - 1)
+                ins = [(loop, iface_matches(m, "lo"))] + [(part.intersect(rest), v) for part, v in ins]
         else:
             net = _lo_test(m)
             if net is None:
@@ -957,6 +970,37 @@ def _out_sets(host):
     return by_dev, unknown
 
 
+def _rp_strict(host, dev: str) -> bool | None:
+    """rp_filter=1 (strict) on ``dev``: max(conf.all, conf.<dev>) as the kernel takes it; None when the
+    dump does not show it."""
+    from ..parse.facts.sysctl import sysctl_iface_key
+
+    vals = []
+    for n in ("all", dev):
+        key = sysctl_iface_key(4, n, "rp_filter")
+        v = host._sysctl(key)
+        if v is None:
+            if host.coverage is None or not host.coverage.sysctl(key):
+                return None
+            v = "0"
+        try:
+            vals.append(int(v.split()[0]))
+        except (ValueError, IndexError):
+            return None
+    return max(vals) == 1
+
+
+def _rp_sets(host):
+    """Where every device of the dump filters by strict reverse path (rp_filter=1, IPv4) and the routes
+    are shown: the sources each device can receive (its routes' destinations), as ``_out_sets``."""
+    if host.family != 4:
+        return None
+    devs = [d for d in host.ifaces if d != "lo"]
+    if not devs or not all(_rp_strict(host, d) for d in devs):
+        return None
+    return _out_sets(host)
+
+
 def _out_dev(host, addr: int) -> str | None:
     routed = _out_sets(host)
     if routed is None:
@@ -1102,6 +1146,8 @@ def replay_edge(host, path: str, packet: dict, in_iface: str | None, out_iface: 
     run.quiet_lines = quiet_lines
     if in_iface is None and path == "input" and _is_loopback_source(host, packet["src"]):
         in_iface = "lo"
+    elif in_iface is None and _rp_sets(host) is not None:
+        in_iface = _out_dev(host, packet["src"])  # strict rp_filter: where the source's route leaves
     user_out = out_iface
     if out_iface is None and path != "input":
         out_iface = _out_dev(host, packet["dst"])
@@ -1143,6 +1189,10 @@ def replay_edge(host, path: str, packet: dict, in_iface: str | None, out_iface: 
                 stages += [(t, "FORWARD") for t in ("mangle", "filter", "security")]
                 stages += [(t, "POSTROUTING") for t in ("mangle", "nat")]
     steps = [s.as_dict() for s in flow.trace if s.index is not None or s.action.startswith("policy")]
+    if verdict in ("MARTIAN", "NO_ROUTE", "FORWARDING_DISABLED"):
+        what = {"MARTIAN": "the kernel drops it as a martian (ip_route_input_slow)",
+                "NO_ROUTE": "no route", "FORWARDING_DISABLED": "forwarding is disabled"}[verdict]
+        steps.append({"table": None, "chain": None, "index": None, "line": None, "action": what})
     return verdict, steps, list(run.log)
 
 
@@ -1243,7 +1293,8 @@ def compute_space(host, *, path: str = "forward", services=DEFAULT_SERVICES, spo
         assumptions.append("the full path: raw, mangle and nat PREROUTING on the addresses as sent, then the "
                            "INPUT chains for a destination of the host's own (127.0.0.0/8 and, where the dump "
                            "shows them, its addresses) or the FORWARD chains and nat POSTROUTING; where the dump "
-                           "does not say whether an address is the host's own, both must agree")
+                           "does not say whether an address is the host's own, both must agree; packets are "
+                           "routed (traffic between two ports of one bridge is bridged, not this view's)")
     elif path == "forward":
         assumptions.append("addresses as filter FORWARD sees them (after any DNAT in nat PREROUTING)")
     else:
@@ -1475,6 +1526,8 @@ class SourceClasses:
         s = self.denied_by
         if not s:
             return None
+        if s.get("table") is None:
+            return s.get("action")
         if s.get("index") is None:
             return f"the {s.get('table')} {s.get('chain')} policy (line {s.get('line')})"
         return f"{s.get('chain')} rule #{s.get('index')} (line {s.get('line')})"
