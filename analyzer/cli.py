@@ -239,9 +239,12 @@ def matrix(
     format: MatrixFormat = typer.Option(MatrixFormat.text, "--format", "-f", help="Output format."),
     details: bool = typer.Option(True, "--details/--table", help="Text: list every class in full below the "
                                  "table (default), or only the table."),
-    space_view: bool = typer.Option(False, "--space", help="The address-space view: classes of source and "
-                                    "destination addresses the rules treat alike for a service (default tcp 22 "
-                                    "and 80), and the edges between them."),
+    space_view: Optional[bool] = typer.Option(None, "--space/--endpoints", help="--space: the address-space "
+                                              "view (classes of source and destination addresses the rules treat "
+                                              "alike for a service, default tcp 22 and 80, and the edges between "
+                                              "them); --endpoints: the endpoint view. Default: the endpoint view "
+                                              "for a dump with host facts or a Docker inventory, the address-space "
+                                              "view for a bare rule set."),
     path: str = typer.Option("forward", "--path", help="--space: forward (a routed packet) or input (to the "
                              "host itself)."),
     sport: int = typer.Option(10000, "--sport", min=0, max=65535, help="--space: the client's source port."),
@@ -263,10 +266,16 @@ def matrix(
     from .engine.query import EndpointError, engine_for
 
     host = _load(dump)
+    chosen = space_view is None
+    if space_view is None:
+        space_view = not (host.facts.addresses or host.facts.routes or host.facts.docker_networks
+                          or host.facts.docker_containers)
+        if space_view and (src or dst) and not all(_is_address_text(x) for x in _split_list(src) + _split_list(dst)):
+            space_view = False  # endpoint names (host, outside, container:web) ask for the endpoint view
     if space_view:
         _space_matrix(dump, host, port=port, ports=ports, proto=proto, family=family, format=format, path=path,
                       sport=sport, in_iface=in_iface, out_iface=out_iface, tables=tables, replay=replay,
-                      sources=_split_list(src), destinations=_split_list(dst))
+                      sources=_split_list(src), destinations=_split_list(dst), chosen=chosen)
         return
     try:
         space = parse_ports(ports) if ports else ([(port, port)] if port else None)
@@ -292,8 +301,19 @@ def matrix(
         sys.stdout.write(R.render_text(m, title=title, details=details))
 
 
+def _is_address_text(text: str) -> bool:
+    import ipaddress
+
+    for part in text.split("-"):
+        try:
+            ipaddress.ip_network(part.strip(), strict=False)
+        except ValueError:
+            return False
+    return True
+
+
 def _space_matrix(dump, host, *, port, ports, proto, family, format, path, sport, in_iface, out_iface, tables,
-                  replay, sources, destinations) -> None:
+                  replay, sources, destinations, chosen=False) -> None:
     from .engine.matrix import parse_ports
     from .engine.space import SpaceError, address_set, space_dump
 
@@ -328,7 +348,9 @@ def _space_matrix(dump, host, *, port, ports, proto, family, format, path, sport
     elif format is MatrixFormat.html:
         sys.stdout.write(R.render_html(m, title=title))
     else:
-        sys.stdout.write(R.render_text(m, title=title))
+        hint = ("a bare rule set gets the address-space view (--endpoints: the endpoint view; --path input: "
+                "traffic to the host itself)" if chosen else "")
+        sys.stdout.write(R.render_text(m, title=title, hint=hint))
 
 
 @app.command()

@@ -46,7 +46,8 @@ def _class_text(c: SpaceClass, limit: int = 6) -> str:
     return ", ".join(t[:limit]) + more
 
 
-def render_text(m: SpaceMatrix, *, title: str = "", class_limit: int = 60, width: int | None = None) -> str:
+def render_text(m: SpaceMatrix, *, title: str = "", class_limit: int = 60, width: int | None = None,
+                hint: str = "") -> str:
     width = width or shutil.get_terminal_size((100, 24)).columns
     out = []
     if title:
@@ -55,6 +56,8 @@ def render_text(m: SpaceMatrix, *, title: str = "", class_limit: int = 60, width
     if m.out_iface and m.path == "forward":
         where += f"{', ' if where else ''}leaving on {m.out_iface}"
     out.append(f"address-space matrix, IPv{m.family}, path {m.path}{f' ({where})' if where else ''}")
+    if hint:
+        out.append(f"({hint})")
     for s in m.services:
         st = s.stats()
         out.append("")

@@ -459,3 +459,16 @@ def test_strict_reverse_path_filtering_ties_arriving_devices_to_sources(tmp_path
     # without the sysctl, the same rules turn on the arriving device
     m = space_dump(load_dump(DOCKER), path="full", services=[("tcp", 80)])
     assert _fate(m, "172.17.0.2", "198.51.100.7") == "possible"
+
+
+def test_a_bare_rule_set_gets_the_address_space_view_by_default(tmp_path):
+    f = tmp_path / "bare.rules"
+    f.write_text(BASE.format(chains="", rules="-A FORWARD -s 10.0.0.0/8 -p tcp --dport 22 -j ACCEPT\n"))
+    r = CliRunner().invoke(app, ["matrix", str(f)])
+    assert r.exit_code == 0 and "address-space matrix" in r.output and "--endpoints" in r.output
+    r = CliRunner().invoke(app, ["matrix", str(f), "--endpoints", "--proto", "tcp", "--port", "22"])
+    assert r.exit_code == 0 and "address-space" not in r.output and "sources x" in r.output
+    r = CliRunner().invoke(app, ["matrix", str(f), "--from", "outside", "--proto", "tcp", "--port", "22"])
+    assert r.exit_code == 0 and "address-space" not in r.output  # an endpoint name asks for the endpoint view
+    r = CliRunner().invoke(app, ["matrix", str(DOCKER), "--proto", "tcp", "--port", "8080"])
+    assert r.exit_code == 0 and "address-space" not in r.output  # host facts: the endpoint view
