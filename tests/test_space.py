@@ -95,7 +95,10 @@ def _peer_parts(pm: dict) -> dict[frozenset, str]:
 @pytest.mark.parametrize("name", sorted(json.loads(PEER.read_text())["matrices"]) if PEER.exists() else [])
 def test_forward_matrices_equal_fffuus(name):
     """filter FORWARD, tcp 22 and 80, the filter table alone as the peer reads it: the same classes
-    and edges ("possible" is the peer's over-approximation: an edge)."""
+    and edges ("possible" is the peer's over-approximation: an edge). The one difference, on
+    itsem_contrived: the peer lets 127.0.0.0/8 through `-A GOOD~STUFF -i lo -j ACCEPT` (its
+    interface abstraction takes lo for 127.0.0.0/8), but a forwarded packet never arrived on lo, and
+    `! -i lo -s 127.0.0.0/8 -j DROP` drops it (as the kernel would, a martian, before FORWARD)."""
     for port, pm in _peer()[name]["FORWARD"].items():
         m = space_dump(load_dump(CORPUS / name), path="forward", services=[("tcp", int(port))], tables=("filter",))
         s = m.services[0]
@@ -104,7 +107,13 @@ def test_forward_matrices_equal_fffuus(name):
         ids = {frozenset(c.ranges): c.id for c in s.classes}
         peer_edges = {(ids[k], ids[k2]) for k, n in parts.items() for k2, n2 in parts.items()
                       if [n, n2] in pm["edges"]}
-        assert {(i, j) for i, j, _ in s.edges()} == peer_edges
+        ours = {(i, j) for i, j, _ in s.edges()}
+        if name == "itsem_contrived.rules":
+            loop = s.class_of(0x7F000001).id
+            assert ours < peer_edges and {i for i, _ in peer_edges - ours} == {loop}
+            assert all(s.fate(loop, j) == "deny" for j in range(len(s.classes)))
+            continue
+        assert ours == peer_edges
 
 
 @needs_corpus
@@ -131,7 +140,7 @@ def test_input_matrices_equal_fffuus_or_are_finer_for_a_reason():
                 assert _fate(space_dump(load_dump(CORPUS / name), path="input", services=[("tcp", int(port))],
                                         tables=("filter",)), "127.0.0.1", "127.0.0.1") == "deny"
                 seen["lo"] += 1
-    assert seen["equal"] >= 10 and seen["lo"] == 2, seen
+    assert seen["equal"] >= 17 and seen["lo"] == 2, seen
 
 
 # --------------------------------------------------------------------------- semantics
