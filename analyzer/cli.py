@@ -301,6 +301,100 @@ def matrix(
         sys.stdout.write(R.render_text(m, title=title, details=details))
 
 
+class DiffFormat(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+    sarif = "sarif"
+    github = "github"
+
+
+class FailOnChange(str, Enum):
+    never = "never"
+    any = "any"
+    opened = "opened"
+    closed = "closed"
+
+
+@app.command()
+def diff(
+    old: str = typer.Argument(..., help="The dump before (a host dump or a bare rule set)."),
+    new: str = typer.Argument(..., help="The dump after, or just a rule file (iptables-save / iptables-restore "
+                              "input) to load over OLD's host facts."),
+    format: DiffFormat = typer.Option(DiffFormat.text, "--format", "-f", help="Output format."),
+    fail_on_change: FailOnChange = typer.Option(FailOnChange.any, "--fail-on-change",
+                                                help="Exit 1 when flows change: any, only opened ones, only closed "
+                                                     "ones, or never."),
+    space_view: Optional[bool] = typer.Option(None, "--space/--endpoints", help="Compare the address-space "
+                                              "matrices or the endpoint matrices (default: endpoints for a dump "
+                                              "with host facts or a Docker inventory, the address space for a "
+                                              "bare rule set)."),
+    path: str = typer.Option("forward", "--path", help="--space: forward, input or full."),
+    port: Optional[int] = typer.Option(None, "--port", min=1, max=65535, help="Only this destination port."),
+    ports: Optional[str] = typer.Option(None, "--ports", help="Only these destination ports (--space: each a "
+                                        "service matrix; default 22,80)."),
+    proto: Optional[List[str]] = typer.Option(None, "--proto", help="tcp, udp, icmp (endpoints) or tcp, udp (space)."),
+    in_iface: Optional[str] = typer.Option(None, "--in", help="--space: packets arrive on this interface."),
+    out_iface: Optional[str] = typer.Option(None, "--out", help="--space: packets leave on this interface."),
+    candidate: Optional[bool] = typer.Option(None, "--candidate/--full-dump", help="Read NEW as a rule file loaded "
+                                             "over OLD's host facts (default when NEW has no host facts and OLD "
+                                             "has), or as a dump of its own."),
+    noflush: bool = typer.Option(False, "--noflush", help="With a candidate: iptables-restore --noflush (NEW's "
+                                 "rules are appended to OLD's chains) instead of replacing the tables NEW names."),
+    family: int = typer.Option(4, "--family", help="4 or 6."),
+) -> None:
+    """The flows whose fate differs between OLD and NEW: each changed class of the matrix with its fate on
+    both sides (NAT-aware: a changed translation or seen source is a change), a witness, and the rules
+    that decide it on each side. Edits that change nothing give an empty diff.
+
+    Exit code 0 when nothing changed (or --fail-on-change never), 1 when a flow changed, 2 for bad input.
+    """
+    from .engine.diff import candidate_dump, diff_endpoints, diff_space, has_host_facts
+    from .engine.matrix import parse_ports
+    from .engine.query import EndpointError, engine_for
+    from .engine.space import SpaceError
+    from .model.host import build_host
+    from . import diff_report as R
+
+    a, b = _load(old), _load(new)
+    try:
+        if family not in (4, 6):
+            raise ValueError("--family is 4 or 6")
+        if port and ports:
+            raise ValueError("give --port or --ports, not both")
+        use_candidate = candidate if candidate is not None else (has_host_facts(a) and not has_host_facts(b))
+        if use_candidate:
+            b = candidate_dump(a, b, noflush=noflush)
+        if space_view is None:
+            space_view = not has_host_facts(a)
+        if space_view:
+            plist = ([p for lo, hi in parse_ports(ports) for p in range(lo, hi + 1)] if ports else
+                     [port] if port else None)
+            protos = _split_list(proto) or ["tcp"]
+            d = diff_space(build_host(a, family), build_host(b, family), path=path,
+                           services=[(pr, p) for pr in protos for p in plist] if plist else None,
+                           in_iface=in_iface, out_iface=out_iface)
+        else:
+            space = parse_ports(ports) if ports else ([(port, port)] if port else None)
+            d = diff_endpoints(engine_for(a, family), engine_for(b, family), protos=_split_list(proto) or None,
+                               ports=space)
+    except (EndpointError, SpaceError, ValueError) as e:
+        typer.echo(f"dnlint: {e}", err=True)
+        raise typer.Exit(2)
+    o, n = _display(old), _display(new)
+    if format is DiffFormat.json:
+        sys.stdout.write(R.render_json(d))
+    elif format is DiffFormat.markdown:
+        sys.stdout.write(R.render_markdown(d, old=o, new=n))
+    elif format is DiffFormat.sarif:
+        sys.stdout.write(R.render_sarif(d, new=n))
+    elif format is DiffFormat.github:
+        sys.stdout.write(R.render_github(d, new=n))
+    else:
+        sys.stdout.write(R.render_text(d, old=o, new=n))
+    raise typer.Exit(R.exit_code(d, fail_on_change.value))
+
+
 def _is_address_text(text: str) -> bool:
     import ipaddress
 

@@ -768,6 +768,11 @@ class _FullService:
     def _names(self) -> dict:
         return {v: k for k, v in self.labels.items()}
 
+    def set_cuts(self, src_cuts, dst_cuts) -> None:
+        for x in self.services:
+            x.set_cuts(src_cuts, dst_cuts)
+        self.src_b, self.dst_b = self.pre.src_b, self.pre.dst_b
+
     def _port_services(self, port: int) -> None:
         if port in self.by_port:
             return
@@ -1330,12 +1335,9 @@ def compute_space(host, *, path: str = "forward", services=DEFAULT_SERVICES, spo
     for proto, dport in services:
         if protocol_number(proto) is None or proto not in ("tcp", "udp", "sctp", "udplite", "dccp"):
             raise SpaceError(f"--space takes a port protocol (tcp, udp), not {proto!r}")
-        if path == "full":
-            svc = _FullService(host, compiler, proto, dport, sport, in_iface, out_iface, tables)
-        else:
-            svc = _Service(host, compiler, path, proto, dport, sport, in_iface, out_iface, tables)
+        svc = make_service(host, compiler, path, proto, dport, sport, in_iface, out_iface, tables)
         results.append(_service_matrix(host, svc, replay_budget, sources, destinations))
-        notes |= svc.all_notes if path == "full" else svc.notes
+        notes |= service_notes(svc)
     return SpaceMatrix(fam, path, results, in_iface, out_iface, assumptions + _grouped(notes))
 
 
@@ -1378,6 +1380,29 @@ def _restrict(m: ServiceMatrix, sources: IntervalSet | None, destinations: Inter
         reach.append((dsts[sel], codes[sel]))
     m.reach = reach
     m.allowed_src, m.allowed_dst = src_ok, dst_ok
+
+
+def make_service(host, compiler, path: str, proto: str, dport: int, sport: int, in_iface, out_iface, tables):
+    """The grid of one service on one path (a view's and a diff's building block)."""
+    if path == "full":
+        return _FullService(host, compiler, proto, dport, sport, in_iface, out_iface, tables)
+    return _Service(host, compiler, path, proto, dport, sport, in_iface, out_iface, tables)
+
+
+def service_notes(svc) -> set[str]:
+    return svc.all_notes if isinstance(svc, _FullService) else svc.notes
+
+
+def semantic_of(svc, code: int) -> tuple:
+    """What a cell's code means, without rule lines: (fate, DNAT, SNAT), each translation as (target,
+    address range, port range); equal for two rule sets that treat the packet alike."""
+    if not isinstance(svc, _FullService):
+        return (int(code), None, None)
+    n_lab = len(svc.labels) + NAT_FIRST
+    names = svc._names
+    fate, d, sn = code % 3, (code // 3) % n_lab, code // (3 * n_lab)
+    key = lambda lab: None if lab < NAT_FIRST else names[lab][:3]  # noqa: E731
+    return (int(fate), key(int(d)), key(int(sn)))
 
 
 def _service_matrix(host, svc: _Service, replay_budget: int | None, sources=None,

@@ -1,0 +1,162 @@
+"""`dnlint diff`: the flows whose fate differs, as a view over the matrices.
+
+- nothing changes: a dump against itself (every corpus file), independent rules reordered, a
+  comment changed, a multiport rule split in two;
+- a rule added, removed or retargeted: the changed classes, opened/closed/changed, the witness and
+  the rule on each side that decides it; a DNAT retargeted is a change though every packet is still
+  accepted;
+- the candidate form: a rule file loaded over OLD's host facts (replacing the tables it names, or
+  --noflush);
+- the CLI: formats, exit codes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dnlint.cli import app
+from dnlint.engine.diff import candidate_dump, diff_dumps, diff_endpoints
+from dnlint.engine.query import engine_for
+from dnlint.load import load_dump, load_text
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT.parent / "shared" / "corpus" / "save"
+DOCKER = ROOT / "fixtures" / "docker" / "a_default.txt"
+needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is absent")
+
+BASE = """*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+{nat}
+COMMIT
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+{rules}
+COMMIT
+"""
+RULES = ("-A FORWARD -s 10.0.0.0/8 -p tcp --dport 22 -j ACCEPT\n"
+         "-A FORWARD -d 192.168.1.0/24 -p tcp -m multiport --dports 22,80 -m comment --comment web -j ACCEPT\n"
+         "-A FORWARD -s 172.16.0.0/12 -j DROP\n"
+         "-A FORWARD -d 8.8.8.8/32 -j ACCEPT")
+NAT = "-A PREROUTING -d 203.0.113.10/32 -p tcp --dport 80 -j DNAT --to-destination 192.168.1.5:80"
+
+
+def _d(rules: str = RULES, nat: str = NAT):
+    return load_text(BASE.format(rules=rules, nat=nat), "<t>")
+
+
+def _diff(a, b, **kw):
+    return diff_dumps(a, b, **kw)
+
+
+@needs_corpus
+def test_a_dump_against_itself_is_an_empty_diff_on_the_corpus():
+    n = 0
+    for f in sorted(CORPUS.glob("*.rules")):
+        d = load_dump(f)
+        for fam in (4, 6):
+            if any(r.family == fam for r in d.rulesets):
+                assert not _diff(d, d, family=fam).changed, f.name
+                n += 1
+    assert n > 150
+
+
+def test_edits_that_change_nothing_give_an_empty_diff():
+    lines = RULES.split("\n")
+    reordered = "\n".join([lines[1], lines[0], lines[2], lines[3]])  # two ACCEPTs: independent of order
+    recommented = RULES.replace("--comment web", "--comment 'the web servers'")
+    split = RULES.replace("-m multiport --dports 22,80 -m comment --comment web -j ACCEPT",
+                          "-m tcp --dport 22 -j ACCEPT\n-A FORWARD -d 192.168.1.0/24 -p tcp -m tcp --dport 80 -j ACCEPT")
+    for new in (reordered, recommented, split):
+        for path in ("forward", "full"):
+            assert not _diff(_d(), _d(new), path=path).changed, (path, new)
+    r = CliRunner().invoke(app, ["diff", "/nonexistent/a", "/nonexistent/b"])  # bad input: exit 2
+    assert r.exit_code == 2
+
+
+def test_an_added_rule_opens_a_class_and_names_the_new_rule():
+    new = RULES.replace("-A FORWARD -s 172.16.0.0/12 -j DROP", "-A FORWARD -s 11.0.0.0/8 -d 1.2.3.0/24 -p tcp "
+                        "--dport 22 -j ACCEPT\n-A FORWARD -s 172.16.0.0/12 -j DROP")
+    d = _diff(_d(), _d(new), services=[("tcp", 22), ("tcp", 80)])
+    (s22, s80) = d.services
+    assert not s80.changes and s22.changes
+    (c,) = s22.changes
+    assert c.kind == "opened" and c.old[0] == 0 and c.new[0] == 1
+    assert s22.classes[c.src].ranges == [(0x0B000000, 0x0BFFFFFF)] and s22.classes[c.dst].ranges == [(0x01020300, 0x010203FF)]
+    assert c.new_path[-1]["action"] == "ACCEPT" and c.new_path[-1]["line"] == 14
+    assert c.old_path[-1]["action"] == "policy DROP"
+    back = _diff(_d(new), _d(), services=[("tcp", 22)])
+    assert [x.kind for x in back.services[0].changes] == ["closed"]
+
+
+def test_a_retargeted_dnat_is_a_change_though_every_packet_is_still_accepted():
+    new_nat = NAT.replace("192.168.1.5:80", "192.168.1.6:80")
+    d = _diff(_d(), _d(nat=new_nat), path="full", services=[("tcp", 80)])
+    (s,) = d.services
+    assert s.changes and all(c.kind == "changed" for c in s.changes)
+    c = s.changes[0]
+    assert c.old[1][1] == (0xC0A80105, 0xC0A80105) and c.new[1][1] == (0xC0A80106, 0xC0A80106)
+    assert s.classes[c.dst].ranges == [(0xCB00710A, 0xCB00710A)]
+    assert not _diff(_d(), _d(nat=new_nat), path="forward", services=[("tcp", 80)]).changed  # FORWARD alone: same
+
+
+def test_a_candidate_rule_file_is_loaded_over_the_hosts_facts():
+    old = load_dump(DOCKER)
+    save = old.rulesets[0]
+    text = DOCKER.read_text()
+    start = text.index("### iptables-save")
+    body = text[start:].split("\n", 1)[1]
+    body = body[:body.index("\n### ")]
+    body = re.sub(r"^\[\d+:\d+\] ", "", body, flags=re.M)
+    assert "*filter" in body
+    filt = body[body.index("*filter"):]
+    filt = filt[:filt.index("COMMIT") + 6]
+    tightened = filt.replace(":DOCKER-USER - [0:0]", ":DOCKER-USER - [0:0]\n-A DOCKER-USER -i up0 -j DROP", 1)
+    cand = load_text(tightened + "\n", "<candidate>")
+    merged = candidate_dump(old, cand)
+    assert merged.facts == old.facts and any(t.name == "nat" for t in merged.rulesets[0].tables)
+    d = diff_endpoints(engine_for(old, 4), engine_for(merged, 4), protos=["tcp"], ports=[(8080, 8080)],
+                       sources=["outside"])
+    assert d.changes and {c.kind for c in d.changes} == {"closed"}
+    assert all("DOCKER-USER" in (c.new_rule or {}).get("chain", "") for c in d.changes)
+    # --noflush: appended after DOCKER-USER's RETURN, the DROP is never reached
+    appended = load_text("*filter\n-A DOCKER-USER -i up0 -j DROP\nCOMMIT\n", "<noflush>")
+    merged2 = candidate_dump(old, appended, noflush=True)
+    d2 = diff_endpoints(engine_for(old, 4), engine_for(merged2, 4), protos=["tcp"], ports=[(8080, 8080)],
+                        sources=["outside"])
+    user = [c for c in merged2.rulesets[0].tables if c.name == "filter"][0].chain("DOCKER-USER")
+    assert len(user.rules) >= 2 and user.rules[-1].target.name == "DROP"
+    assert not d2.changes or {c.kind for c in d2.changes} <= {"closed"}
+    assert save is old.rulesets[0]
+
+
+def test_cli_formats_and_exit_codes(tmp_path):
+    a, b = tmp_path / "a.rules", tmp_path / "b.rules"
+    a.write_text(BASE.format(rules=RULES, nat=NAT))
+    b.write_text(BASE.format(rules=RULES.replace("-j DROP", "-j ACCEPT"), nat=NAT))
+    run = lambda *args: CliRunner().invoke(app, ["diff", str(a), str(b), *args])  # noqa: E731
+    r = run()
+    assert r.exit_code == 1 and "opened" in r.output and "from 172.16.0.0/12" in r.output
+    assert run("--fail-on-change", "never").exit_code == 0
+    assert run("--fail-on-change", "closed").exit_code == 0
+    assert run("--fail-on-change", "opened").exit_code == 1
+    j = json.loads(run("--format", "json").output)
+    assert j["view"] == "space" and j["changed"] and j["services"][0]["changes"][0]["kind"] == "opened"
+    md = run("--format", "markdown").output
+    assert md.startswith("**dnlint diff**") and "| 🔓 opened |" in md
+    sarif = json.loads(run("--format", "sarif").output)
+    res = sarif["runs"][0]["results"]
+    assert res and res[0]["ruleId"] == "flow-opened" and res[0]["locations"][0]["physicalLocation"]["region"]["startLine"] == 14
+    gh = run("--format", "github").output
+    assert gh.startswith("::warning file=") and ",line=14," in gh
+    same = CliRunner().invoke(app, ["diff", str(a), str(a)])
+    assert same.exit_code == 0 and "no flow changes its fate" in same.output
