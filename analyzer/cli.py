@@ -183,6 +183,12 @@ class Proto(str, Enum):
     all = "all"
 
 
+class Expect(str, Enum):
+    reachable = "reachable"
+    unreachable = "unreachable"
+    null = "null"
+
+
 @app.command()
 def query(
     dump: str = typer.Argument(..., help="A host dump; - for stdin."),
@@ -193,10 +199,13 @@ def query(
     sport: Optional[int] = typer.Option(None, "--sport", min=1, max=65535,
                                         help="Source port (default: any; the answer says when it holds only for some)."),
     format: QueryFormat = typer.Option(QueryFormat.text, "--format", "-f", help="Output format."),
+    expect: Optional[Expect] = typer.Option(None, "--expect", help="For scripts and CI: exit 1 unless the "
+                                            "answer is this (reachable, unreachable, or null: not decided)."),
 ) -> None:
     """Can FROM reach TO on PORT? Proved with z3: a witness packet and its path, or what blocks it.
 
-    Exit code 0 when answered (whatever the answer), 2 for bad input or endpoints.
+    Exit code 0 when answered (whatever the answer; with --expect: when the answer is the expected
+    one), 1 when --expect is not met, 2 for bad input or endpoints.
     """
     from .engine.query import EndpointError, query_dump
 
@@ -214,6 +223,11 @@ def query(
         from .engine.explain import render_answer
 
         sys.stdout.write(render_answer(answer))
+    if expect is not None:
+        got = {True: "reachable", False: "unreachable", None: "null"}[answer.reachable]
+        if got != expect.value:
+            typer.echo(f"dnlint: expected {expect.value}, the answer is {got}", err=True)
+            raise typer.Exit(1)
 
 
 class MatrixFormat(str, Enum):
@@ -393,6 +407,53 @@ def diff(
     else:
         sys.stdout.write(R.render_text(d, old=o, new=n))
     raise typer.Exit(R.exit_code(d, fail_on_change.value))
+
+
+class VerifyFormat(str, Enum):
+    text = "text"
+    json = "json"
+    junit = "junit"
+
+
+@app.command()
+def verify(
+    dumps: List[str] = typer.Argument(..., help="Host dumps or rule files (each is checked); - for stdin."),
+    policy: Path = typer.Option(..., "--policy", "-p", help="The policy: a TOML file of [[assert]] tables "
+                                "(- for stdin)."),
+    format: VerifyFormat = typer.Option(VerifyFormat.text, "--format", "-f", help="Output format (junit: JUnit XML)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Text: list the assertions that hold too."),
+    family: int = typer.Option(4, "--family", help="4 or 6."),
+) -> None:
+    """Check a policy's assertions on a host: reachable, unreachable, isolated, DNATed to, masqueraded,
+    seen source, served by, only these ports. Each failure prints its witness and the rule responsible.
+
+    Exit code 0 when every assertion holds, 1 when one fails, 2 for bad input or a bad policy.
+    """
+    from . import verify as V
+
+    hosts = [(d, _load(d)) for d in dumps]
+    try:
+        text = sys.stdin.read() if str(policy) == "-" else policy.read_text(encoding="utf-8")
+        assertions = V.load_policy(text, STDIN_NAME if str(policy) == "-" else str(policy))
+    except OSError as e:
+        typer.echo(f"dnlint: {policy}: cannot read: {e.strerror or e}", err=True)
+        raise typer.Exit(2)
+    except V.PolicyError as e:
+        typer.echo(f"dnlint: {e}", err=True)
+        raise typer.Exit(2)
+    ok = True
+    for name, host in hosts:
+        results = V.verify(host, assertions, family)
+        ok &= all(r.passed for r in results)
+        if format is VerifyFormat.json:
+            sys.stdout.write(V.render_json(results))
+        elif format is VerifyFormat.junit:
+            sys.stdout.write(V.render_junit(results, suite=f"dnlint verify {_display(name)}"))
+        else:
+            if len(hosts) > 1:
+                sys.stdout.write(f"{_display(name)}:\n")
+            sys.stdout.write(V.render_text(results, verbose=verbose))
+    raise typer.Exit(0 if ok else 1)
 
 
 def _is_address_text(text: str) -> bool:
