@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test install bench bench-parse bench-query bench-check bench-matrix oracle-long clean
+.PHONY: demo test install bench bench-parse bench-query bench-check bench-matrix bench-diff oracle-long clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Benchmarks print numbers (ratios against references measured in the same run); see bench/README.md.
-bench: bench-parse bench-query bench-check bench-matrix
+bench: bench-parse bench-query bench-check bench-matrix bench-diff
 
 bench-parse: install
 	$(BIN)/python bench/parse_bench.py
@@ -34,6 +34,9 @@ bench-check: install
 
 bench-matrix: install
 	$(BIN)/python bench/matrix_bench.py
+
+bench-diff: install
+	$(BIN)/python bench/diff_bench.py
 
 # A long kernel-oracle run (root, network namespaces): PROBES random probes against the real kernel.
 PROBES ?= 10000

@@ -1,6 +1,6 @@
 """Kernel oracle for `dnlint matrix --space` (tests/oracle/space_oracle.py): random FORWARD rule
 sets on a router namespace; one SYN per pair of classes and per class boundary, each forwarded or
-not exactly as the matrix says. DNLINT_ORACLE_SPACE_CASES cases (default 6); RULEGEN_SEED replays
+not exactly as the matrix says. DNLINT_ORACLE_SPACE_CASES cases (default 4); RULEGEN_SEED replays
 (case i uses seed + 7919 * i)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from netns import requires_netns
 from oracle import differential as D
 from oracle.space_oracle import make_rules
 
-CASES = int(os.environ.get("DNLINT_ORACLE_SPACE_CASES", "6"))
+CASES = int(os.environ.get("DNLINT_ORACLE_SPACE_CASES", "4"))
 
 
 def test_space_rulegen_is_deterministic_and_covers_its_constructs():
@@ -60,3 +60,24 @@ def test_space_oracle_full_path_translations_are_what_the_far_side_sees():
         bad += [f"seed {r.seed}: {d}" for d in r.disagreements[:5]]
     print(f"space oracle (full path): {probes} probes, {agree} agree")
     assert agree > 0 and not bad, "\n".join(bad[:20])
+
+
+@requires_netns
+@pytest.mark.netns
+@pytest.mark.parametrize("full", [False, True], ids=["forward", "full"])
+def test_diff_oracle_the_probes_that_change_on_the_kernel_are_the_diffs(full):
+    """`dnlint diff` on random edits (a rule added, removed, moved, its target changed, a DNAT
+    retargeted): probes sampled in every class pair of the diff's partition, on the kernel with OLD
+    and with NEW; a probe's outcome changes exactly when its pair is a changed class."""
+    from oracle.space_oracle import run_diff_case
+
+    base = D.seed_from_env()
+    bad, probes, changed = [], 0, 0
+    for i in range(CASES):
+        r = run_diff_case(base + 7919 * i + 2 + full, full=full)
+        print(r.summary())
+        probes += r.probes
+        changed += r.changed_probes
+        bad += [f"seed {r.seed}: {d}" for d in r.disagreements[:5]]
+    print(f"diff oracle ({'full' if full else 'forward'}): {CASES} pairs, {probes} probes, {changed} in changed classes")
+    assert probes > 0 and not bad, "\n".join(bad[:20])

@@ -288,16 +288,13 @@ def _expected_header(p: dict) -> tuple[str, str, int]:
     return src, dst, dport
 
 
-def run_space_case(seed: int, full: bool = False) -> SpaceCase:
-    from dnlint.engine.space import space_dump
-    from dnlint.load import load_text
-    from netns import PYTHON, Lab
+class Router:
+    """The three namespaces of a case, one rule set loaded; ``probe`` sends a plan and returns what
+    the far side saw, by probe sequence number."""
 
-    rules = make_rules(seed, nat=full)
-    timings: dict[str, float] = {}
-    with Lab(tag=f"s{seed % 100000}") as lab:
-        t = time.monotonic()
+    def __init__(self, lab, rules: str, seed: int):
         src, fw, dst = lab.netns("ssrc"), lab.netns("sfw"), lab.netns("sdst")
+        self.lab, self.src, self.fw, self.dst = lab, src, fw, dst
         lab.veth(src, "s0", fw, "f0")
         lab.veth(fw, "f1", dst, "d0")
         src.addr("s0", "10.255.0.1/30")
@@ -311,11 +308,46 @@ def run_space_case(seed: int, full: bool = False) -> SpaceCase:
         res = fw.run("iptables-restore", input=rules, check=False)
         if res.returncode != 0:
             raise RuntimeError(f"seed {seed}: the rules do not load: {res.stderr.strip()}\n{rules}")
-        mac = json.loads(fw.run("ip", "-j", "link", "show", "f0").stdout)[0]["address"]
+        self.mac = json.loads(fw.run("ip", "-j", "link", "show", "f0").stdout)[0]["address"]
         fw.run("ping", "-c", "1", "-W", "1", "10.255.1.2", check=False)  # resolve the next hop
+
+    def collect(self) -> str:
+        return _collect(self.fw)
+
+    def probe(self, plan: list[dict]) -> dict[int, list]:
+        from netns import PYTHON
+
+        wd = self.lab.workdir
+        (wd / "plan.json").write_text(json.dumps(plan))
+        (wd / "sender.py").write_text(SENDER)
+        (wd / "sniffer.py").write_text(SNIFFER)
+        out, ready = wd / "seen.json", wd / "ready"
+        for f in (out, ready):
+            if f.exists():
+                f.unlink()
+        sniffer = self.lab.spawn([*self.dst.exec_prefix, PYTHON, str(wd / "sniffer.py"), str(out), str(ready), "d0"])
+        deadline = time.monotonic() + 5
+        while not ready.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.src.run(PYTHON, str(wd / "sender.py"), str(wd / "plan.json"), self.mac, "s0", timeout=120)
+        time.sleep(0.5)
+        self.lab.stop(sniffer)
+        return {row[3]: row for row in json.loads(out.read_text())} if out.exists() else {}
+
+
+def run_space_case(seed: int, full: bool = False) -> SpaceCase:
+    from dnlint.engine.space import space_dump
+    from dnlint.load import load_text
+    from netns import Lab
+
+    rules = make_rules(seed, nat=full)
+    timings: dict[str, float] = {}
+    with Lab(tag=f"s{seed % 100000}") as lab:
+        t = time.monotonic()
+        router = Router(lab, rules, seed)
         timings["build"] = time.monotonic() - t
         t = time.monotonic()
-        text = _collect(fw) if full else rules
+        text = router.collect() if full else rules
         m = space_dump(load_text(text, f"<space oracle {seed}>"), path="full" if full else "forward",
                        services=[("tcp", 22), ("tcp", 80)], in_iface="f0", out_iface=None if full else "f1",
                        replay_budget=64)
@@ -324,19 +356,7 @@ def run_space_case(seed: int, full: bool = False) -> SpaceCase:
         rng = random.Random(seed ^ 0xFACE)
         plan = plan_probes(m, rng)
         t = time.monotonic()
-        wd = lab.workdir
-        (wd / "plan.json").write_text(json.dumps(plan))
-        (wd / "sender.py").write_text(SENDER)
-        (wd / "sniffer.py").write_text(SNIFFER)
-        out, ready = wd / "seen.json", wd / "ready"
-        sniffer = lab.spawn([*dst.exec_prefix, PYTHON, str(wd / "sniffer.py"), str(out), str(ready), "d0"])
-        deadline = time.monotonic() + 5
-        while not ready.exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        src.run(PYTHON, str(wd / "sender.py"), str(wd / "plan.json"), mac, "s0", timeout=120)
-        time.sleep(0.5)
-        lab.stop(sniffer)
-        seen = {row[3]: row for row in json.loads(out.read_text())} if out.exists() else {}
+        seen = router.probe(plan)
         timings["probe"] = time.monotonic() - t
     agree = possible = 0
     for p in plan:
@@ -354,3 +374,139 @@ def run_space_case(seed: int, full: bool = False) -> SpaceCase:
         else:
             agree += 1
     return SpaceCase(seed, rules, sum(len(s.classes) for s in m.services), len(plan), agree, possible, bad, timings)
+
+
+# --------------------------------------------------------------------------- diffs
+
+
+def make_edit(rules: str, seed: int) -> tuple[str, str]:
+    """One random edit of a rule set: a rule added, removed or moved, a target changed, a DNAT
+    retargeted. Returns (the new rules, what was done)."""
+    rng = random.Random(seed)
+    lines = rules.split("\n")
+    idx = [i for i, ln in enumerate(lines) if ln.startswith("-A ")]
+    dnat = [i for i in idx if "--to-destination" in lines[i]]
+    kinds = ["add", "add", "remove", "move", "target"] + (["retarget", "retarget"] if dnat else [])
+    kind = rng.choice(kinds)
+    i = rng.choice(idx)
+    if kind == "add":
+        if rng.random() < 0.5:  # at the top of FORWARD: an edit that matters
+            i = next(k for k in idx if lines[k].startswith("-A FORWARD "))
+        chain = lines[i].split()[1]
+        src = f"{lines[i].split('-s ')[1].split()[0]}" if " -s " in lines[i] else "10.77.0.0/16"
+        new = f"-A {chain} -s {src} -p tcp -m tcp --dport {rng.choice((22, 80))} -j {rng.choice(('ACCEPT', 'DROP'))}"
+        if lines[i].split()[1] in ("PREROUTING", "POSTROUTING", "N0"):
+            new = f"-A {chain} -s {src} -p tcp -m tcp --dport 80 -j ACCEPT"
+        lines.insert(i, new)
+        what = f"added before line {i + 1}: {new}"
+    elif kind == "remove":
+        what = f"removed line {i + 1}: {lines[i]}"
+        del lines[i]
+    elif kind == "move":
+        chain = lines[i].split()[1]
+        same = [j for j in idx if lines[j].split()[1] == chain]
+        j = rng.choice(same)
+        ln = lines.pop(i)
+        lines.insert(j, ln)
+        what = f"moved line {i + 1} to line {j + 1}: {ln}"
+    elif kind == "target":
+        ln = lines[i]
+        for a, b in ((" -j ACCEPT", " -j DROP"), (" -j DROP", " -j ACCEPT"), (" -j REJECT", " -j ACCEPT"),
+                     (" -j RETURN", " -j DROP")):
+            if ln.endswith(a) or (a + " ") in ln:
+                lines[i] = ln.replace(a, b, 1)
+                break
+        what = f"target changed at line {i + 1}: {ln} -> {lines[i]}"
+    else:
+        i = rng.choice(dnat)
+        ln = lines[i]
+        to = ln.split("--to-destination ")[1].split()[0]
+        addr, _, port = to.partition(":")
+        new_to = addr.rsplit(".", 1)[0] + ".%d" % rng.choice((6, 60)) + (f":{port}" if port else "")
+        lines[i] = ln.replace(to, new_to)
+        what = f"DNAT retargeted at line {i + 1}: {to} -> {new_to}"
+    return "\n".join(lines), what
+
+
+@dataclass
+class DiffCase:
+    seed: int
+    edit: str
+    probes: int
+    agree: int
+    skipped: int
+    changed_probes: int
+    disagreements: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (f"seed={self.seed}: {self.edit[:90]}: {self.probes} probes ({self.changed_probes} in changed "
+                f"classes): {self.agree} agree, {len(self.disagreements)} disagree, {self.skipped} possible")
+
+
+def run_diff_case(seed: int, full: bool = False) -> DiffCase:
+    """OLD and a random edit of it on the same topology; the probes whose outcome differs on the kernel
+    must be exactly those in the diff's changed classes (sampled in every class pair)."""
+    from dnlint.engine.diff import candidate_dump, diff_space
+    from dnlint.load import load_text
+    from dnlint.model.host import build_host
+    from netns import Lab
+
+    old = make_rules(seed, nat=full)
+    new, what = make_edit(old, seed ^ 0xD1FF)
+    with Lab(tag=f"d{seed % 100000}") as lab:
+        r_old = Router(lab, old, seed)
+        old_dump = load_text(r_old.collect() if full else old, "<old>")
+        new_dump = candidate_dump(old_dump, load_text(new, "<new>")) if full else load_text(new, "<new>")
+        d = diff_space(build_host(old_dump, 4), build_host(new_dump, 4), path="full" if full else "forward",
+                       in_iface="f0", out_iface=None if full else "f1")
+        rng = random.Random(seed ^ 0xBEEF)
+        plan = []
+        for s in d.services:
+            if s.proto != "tcp":
+                continue  # the sender sends TCP SYNs
+            changed = {(c.src, c.dst): c for c in s.changes}
+            classes = s.classes
+            if not classes:  # no changed rule matches this service: any probe must agree on both sides
+                continue
+            wit = {c.id: _pick(c.ranges, rng, prefer_edges=True)[:4] for c in classes}
+            for c in classes:
+                for e in classes:
+                    ch = changed.get((c.id, e.id))
+                    k = 4 if ch is not None else 2  # a changed pair: its corners as well
+                    for a in wit[c.id][:k]:
+                        for b in wit[e.id][:k]:
+                            if a != b:
+                                plan.append({"src": _ipstr(a), "dst": _ipstr(b), "dport": s.dport, "sport": SPORT,
+                                             "changed": ch is not None,
+                                             "possible": bool(ch and (ch.old[0] == 2 or ch.new[0] == 2)),
+                                             "pair": [c.id, e.id]})
+        rng.shuffle(plan)
+        plan = plan[:MAX_PROBES]
+        for k, p in enumerate(plan):
+            p["seq"] = 5000 + k
+        seen_old = r_old.probe(plan)
+    with Lab(tag=f"e{seed % 100000}") as lab:  # a fresh router: no conntrack entry of the first run
+        seen_new = Router(lab, new, seed).probe(plan)
+    agree = skipped = n_changed = 0
+    bad = []
+    for p in plan:
+        a, b = seen_old.get(p["seq"]), seen_new.get(p["seq"])
+        kernel_changed = (a is None) != (b is None) or (a is not None and tuple(a[:3]) != tuple(b[:3]))
+        n_changed += p["changed"]
+        if p["possible"]:
+            skipped += 1
+            continue
+        if kernel_changed == p["changed"]:
+            agree += 1
+        else:
+            bad.append(f"{p['src']} -> {p['dst']}:{p['dport']} (classes {p['pair'][0]} -> {p['pair'][1]}): "
+                       f"dnlint says {'changed' if p['changed'] else 'unchanged'}, the kernel: "
+                       f"{'forwarded' if a else 'dropped'} before, {'forwarded' if b else 'dropped'} after"
+                       f" ({what})")
+    return DiffCase(seed, what, len(plan), agree, skipped, n_changed, bad)
+
+
+def _ipstr(a: int) -> str:
+    from dnlint.model.intervals import ip_str
+
+    return ip_str(a, 4)
