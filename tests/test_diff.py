@@ -61,13 +61,59 @@ def _diff(a, b, **kw):
 @needs_corpus
 def test_a_dump_against_itself_is_an_empty_diff_on_the_corpus():
     n = 0
-    for f in sorted(CORPUS.glob("*.rules"))[::2]:  # every other file: the whole corpus is bench/ territory
+    for f in sorted(CORPUS.glob("*.rules")):
         d = load_dump(f)
         for fam in (4, 6):
             if any(r.family == fam for r in d.rulesets):
                 assert not _diff(d, d, family=fam).changed, f.name
                 n += 1
-    assert n > 75
+    assert n > 150
+
+
+_STATEFUL = re.compile(r"-m (recent|limit|hashlimit|statistic|connlimit|quota|set|nth|random)\b")
+_TERMINAL = re.compile(r" -j (ACCEPT|DROP|REJECT)( --reject-with \S+)?$")
+
+
+def _swap_independent(text: str) -> tuple[str, list[int]]:
+    """Swap adjacent rules of one chain that end in the same terminal verdict and hold no state
+    (their order can never matter); returns the text and the dports they name."""
+    lines = text.split("\n")
+    ports: list[int] = []
+    i = 0
+    while i + 1 < len(lines):
+        a, b = lines[i], lines[i + 1]
+        ma, mb = _TERMINAL.search(a), _TERMINAL.search(b)
+        if (a.startswith("-A ") and b.startswith("-A ") and a.split()[1] == b.split()[1] and ma and mb
+                and ma.group(0) == mb.group(0) and not _STATEFUL.search(a) and not _STATEFUL.search(b) and a != b):
+            lines[i], lines[i + 1] = b, a
+            for ln in (a, b):
+                m = re.search(r"--dports? (\d+)", ln)
+                if m:
+                    ports.append(int(m.group(1)))
+            i += 2
+        else:
+            i += 1
+    return "\n".join(lines), ports
+
+
+@needs_corpus
+def test_reordering_independent_rules_of_corpus_files_is_an_empty_diff():
+    n = swapped = 0
+    for f in sorted(CORPUS.glob("*.rules"))[::3]:
+        text = f.read_text()
+        new, ports = _swap_independent(text)
+        if new == text:
+            continue
+        a, b = load_dump(f), load_text(new, f.name)
+        services = [("tcp", 22), ("tcp", 80)] + [("tcp", p) for p in dict.fromkeys(ports) if p not in (22, 80)][:4]
+        for fam in (4, 6):
+            if any(r.family == fam for r in a.rulesets):
+                for path in ("forward", "input"):
+                    d = _diff(a, b, family=fam, path=path, services=services)
+                    assert not d.changed, (f.name, fam, path, [c.as_dict(fam) for s in d.services for c in s.changes][:2])
+                n += 1
+        swapped += text.count("\n-A ") - sum(1 for x, y in zip(text.split("\n"), new.split("\n")) if x == y and x.startswith("-A "))
+    assert n > 20 and swapped > 100, (n, swapped)
 
 
 def test_edits_that_change_nothing_give_an_empty_diff():
@@ -160,3 +206,66 @@ def test_cli_formats_and_exit_codes(tmp_path):
     assert gh.startswith("::warning file=") and ",line=14," in gh
     same = CliRunner().invoke(app, ["diff", str(a), str(a)])
     assert same.exit_code == 0 and "no flow changes its fate" in same.output
+
+
+# --------------------------------------------------------------------------- the captures as pairs
+
+CAPTURE_PAIRS = [("a_default", "b_no_userland_proxy"), ("b_no_userland_proxy", "c_no_proxy_no_localnet"),
+                 ("a_default", "h_docker_user"), ("a_default", "i_input_drop")]
+
+
+def _key(p: dict) -> tuple:
+    return (p["from"], p.get("src"), p["to"], p["port"], p["proto"], p.get("udp_socket"))
+
+
+@pytest.mark.parametrize("captures", ["docker", "docker-v28"])
+@pytest.mark.parametrize("old, new", CAPTURE_PAIRS, ids=lambda x: x)
+def test_capture_pairs_diff_exactly_where_the_probes_changed(captures, old, new):
+    """Two real Docker captures on one topology (proxy on/off, route_localnet on/off, a DOCKER-USER
+    rule, INPUT DROP): a probe whose kernel outcome changed between them falls in a changed class of
+    `dnlint diff`, and one that did not, does not."""
+    from oracle.capture_docker import dump_dockerd_version, known_disagreement
+    from oracle.differential import expected_answer
+
+    d = ROOT / "fixtures" / captures
+    a_path, b_path = d / f"{old}.txt", d / f"{new}.txt"
+    pa = {_key(p): p for p in json.loads((d / f"{old}.probes.json").read_text()) if not p.get("sport")}
+    pb = {_key(p): p for p in json.loads((d / f"{new}.probes.json").read_text()) if not p.get("sport")}
+    common = [k for k in pa if k in pb and ":" not in k[2]]  # IPv4
+    src_of = lambda p: p.get("src") or ("192.0.2.2" if p["from"] == "outside" else p["from"])  # noqa: E731
+    ea, eb = engine_for(load_dump(a_path), 4), engine_for(load_dump(b_path), 4)
+    srcs = sorted({src_of(pa[k]) for k in common})
+    dsts = sorted({k[2] for k in common})
+    diff = diff_endpoints(ea, eb, sources=srcs, destinations=dsts, protos=sorted({k[4] for k in common}))
+    va, vb = dump_dockerd_version(a_path.read_text()), dump_dockerd_version(b_path.read_text())
+    from dnlint.engine.matrix import compute_matrix
+
+    ma = compute_matrix(ea, sources=srcs, destinations=dsts, protos=sorted({k[4] for k in common}))
+    mb = compute_matrix(eb, sources=srcs, destinations=dsts, protos=sorted({k[4] for k in common}))
+    from oracle.differential import _delivered_ns
+
+    compared = changed = mechanism = 0
+    for k in common:
+        x, y = pa[k], pb[k]
+        if known_disagreement(va, old, x) or known_disagreement(vb, new, y):
+            continue
+        s, t, port, proto = src_of(x), k[2], k[3], k[4]
+        ka, kb = ma.cell(s, t).class_for(proto, port), mb.cell(s, t).class_for(proto, port)
+        if ka is None or kb is None or ka.reachable is None or kb.reachable is None:
+            continue  # a possible answer is not judged
+        if ka.reachable != expected_answer(x) or kb.reachable != expected_answer(y):
+            continue  # the matrix itself is judged by tests/test_matrix.py
+        kernel = expected_answer(x) != expected_answer(y) or (
+            expected_answer(x) and (x.get("delivered_to"), x.get("seen_src")) != (y.get("delivered_to"), y.get("seen_src")))
+        ours = any(c.src == s and c.dst == t and c.proto == proto and
+                   (proto == "icmp" or any(lo <= port <= hi for lo, hi in c.ports)) for c in diff.changes)
+        # what a probe can see of a change: reached or not, by whom, from which source; a change of
+        # mechanism alone (docker-proxy -> DNAT, the same server and source) is the diff's, not the probe's
+        seen = lambda kk: (kk.reachable, _delivered_ns(kk.answer.delivered), (kk.answer.delivered or {}).get("seen_src"))  # noqa: E731
+        where = (captures, old, new, k, x.get("note"), [c.as_dict() for c in diff.changes if c.src == s and c.dst == t][:2])
+        assert (seen(ka) != seen(kb)) == kernel, where
+        assert ours or not kernel, where
+        compared += 1
+        changed += kernel
+        mechanism += ours and not kernel
+    assert compared > 5 and changed + mechanism > 0, (compared, changed, mechanism)
