@@ -1,7 +1,7 @@
 """Kernel oracle for `dnlint matrix`: random Docker-like cases, one probe per class witness and per
 class boundary, each against the class's answer (tests/oracle/matrix_oracle.py).
 
-DNLINT_ORACLE_MATRIX_CASES cases (default 4; the base seed is printed, RULEGEN_SEED replays,
+DNLINT_ORACLE_MATRIX_CASES cases (default 3; the base seed is printed, RULEGEN_SEED replays,
 case i uses seed + 104729 * i). Prints cells, classes and probes per case.
 """
 
@@ -15,7 +15,7 @@ from netns import requires_netns
 from oracle import differential as D
 from oracle.matrix_oracle import class_ports, for_port, run_matrix_case
 
-CASES = int(os.environ.get("DNLINT_ORACLE_MATRIX_CASES", "4"))
+CASES = int(os.environ.get("DNLINT_ORACLE_MATRIX_CASES", "3"))
 
 
 def test_class_ports_are_the_witness_and_the_range_ends():
