@@ -211,7 +211,7 @@ def test_cli_formats_and_exit_codes(tmp_path):
 # --------------------------------------------------------------------------- the captures as pairs
 
 CAPTURE_PAIRS = [("a_default", "b_no_userland_proxy"), ("b_no_userland_proxy", "c_no_proxy_no_localnet"),
-                 ("a_default", "h_docker_user"), ("a_default", "i_input_drop")]
+                 ("a_default", "h_docker_user"), ("a_default", "i_input_drop"), ("d_icc_true", "d_icc_false")]
 
 
 def _key(p: dict) -> tuple:

@@ -131,6 +131,12 @@ def _setup_c(dh: DockerHost) -> dict:
     return a
 
 
+def _probes_icc_true(dh, a):
+    from dataclasses import replace
+
+    return [replace(p, note=p.note.replace("icc=false", "icc=true")) for p in _probes_icc(dh, a)]
+
+
 def _setup_icc(dh: DockerHost) -> dict:
     return _web_client(None)(dh)
 
@@ -713,6 +719,14 @@ SCENARIOS += [
                     "outside: no route to 172.16.0.0/12 (its answers to un-NATed containers have nowhere to go)"]),
 ]
 SCENARIOS += UFW_SCENARIOS
+# twins for `dnlint diff` (issue 10): each pairs with a scenario above on one topology; captured
+# and replayed statically, not run by the live oracle (its time goes to the scenarios above)
+PAIR_SCENARIOS = [
+    Scenario("d_icc_true", "as d_icc_false with --icc=true (the default): default bridge, two containers, web "
+             "publishes 8080", [], _setup_icc, _plus(_probes_icc_true, _own_loopback())),
+]
+SCENARIOS += PAIR_SCENARIOS
+CAPTURE_ONLY = tuple(s.name for s in PAIR_SCENARIOS)
 
 # --------------------------------------------------------------------------- known disagreements
 
