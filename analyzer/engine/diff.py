@@ -125,20 +125,25 @@ def rule_key(r) -> tuple:
 
 
 def changed_rules(old_host, new_host) -> list:
-    """The rules one side has and the other does not (as multisets per table), both sides'."""
-    from collections import Counter
+    """The rules that are not where they were: per chain, the rules outside the longest common
+    subsequence of the two sides' rule lists (a moved rule counts on both sides), both sides' rules;
+    None for a changed policy or a chain one side lacks."""
+    from difflib import SequenceMatcher
 
-    out = []
+    out: list = []
     for table in set(old_host.tables) | set(new_host.tables):
-        a = [r for ch in old_host.tables.get(table, {}).values() for r in ch.rules]
-        b = [r for ch in new_host.tables.get(table, {}).values() for r in ch.rules]
-        ca, cb = Counter(map(rule_key, a)), Counter(map(rule_key, b))
-        out += [r for r in a if ca[rule_key(r)] > cb.get(rule_key(r), 0)]
-        out += [r for r in b if cb[rule_key(r)] > ca.get(rule_key(r), 0)]
-        pa = {n: ch.policy for n, ch in old_host.tables.get(table, {}).items()}
-        pb = {n: ch.policy for n, ch in new_host.tables.get(table, {}).items()}
-        if pa != pb:
-            out.append(None)  # a policy changed: every port
+        ca, cb = old_host.tables.get(table, {}), new_host.tables.get(table, {})
+        for name in set(ca) | set(cb):
+            x, y = ca.get(name), cb.get(name)
+            if x is None or y is None or x.policy != y.policy:
+                out.append(None)
+                continue
+            ka, kb = [rule_key(r) for r in x.rules], [rule_key(r) for r in y.rules]
+            if ka == kb:
+                continue
+            for tag, i1, i2, j1, j2 in SequenceMatcher(a=ka, b=kb, autojunk=False).get_opcodes():
+                if tag != "equal":
+                    out += list(x.rules[i1:i2]) + list(y.rules[j1:j2])
     return out
 
 
@@ -149,11 +154,13 @@ def services_for(old_host, new_host, base=DEFAULT_SERVICES, limit: int = 16) -> 
 
     out = list(base)
     for r in changed_rules(old_host, new_host):
+        if r is None:
+            continue  # a policy: every port, the defaults speak for it
         protos = ("tcp", "udp")
         if r is not None and r.protocol is not None and r.protocol.name in ("tcp", "udp") and not r.protocol.negated:
             protos = (r.protocol.name,)
         ports = []
-        for m in (r.matches if r is not None else ()):
+        for m in r.matches:
             for o in m.options:
                 if o.name in ("--dport", "--destination-port", "--dports", "--destination-ports") and o.args:
                     for part in o.args[0].split(","):
@@ -167,6 +174,15 @@ def services_for(old_host, new_host, base=DEFAULT_SERVICES, limit: int = 16) -> 
                 if (proto, p) not in out:
                     out.append((proto, p))
     return out[:limit]
+
+
+def host_facts_key(host) -> tuple:
+    """What of a host model decides a space matrix besides its rules (addresses, routes, sysctls,
+    devices), without spans: two hosts with equal keys and equal chains have equal matrices."""
+    routes = tuple((r.lo, r.hi, r.plen, r.type, r.table, r.dev, r.via, r.src, r.metric) for r in host.routes)
+    ifaces = tuple(sorted((k, tuple(v)) for k, v in host.ifaces.items()))
+    return (host.family, host.addresses_known, host.local_addrs, routes, tuple(sorted(host.sysctls.items())), ifaces,
+            host.main_routes_shown, tuple(sorted(host.tables_known)))
 
 
 def _inert(changed: list, a, b, old_host) -> bool:
@@ -203,10 +219,14 @@ def diff_space(old_host, new_host, *, path: str = "forward", services=None, spor
     if services is None:
         services = services_for(old_host, new_host)
     c_old, c_new = space_compiler(old_host), space_compiler(new_host)
+    same_facts = host_facts_key(old_host) == host_facts_key(new_host)
     for proto, dport in services:
+        if not changed and same_facts and old_host.tables.keys() == new_host.tables.keys():
+            out.append(ServiceDiff(proto, dport, sport, [], []))  # the same chains, rule for rule
+            continue
         a = make_service(old_host, c_old, path, proto, dport, sport, in_iface, out_iface, tables)
         b = make_service(new_host, c_new, path, proto, dport, sport, in_iface, out_iface, tables)
-        if _inert(changed, a, b, old_host):
+        if same_facts and _inert(changed, a, b, old_host):
             out.append(ServiceDiff(proto, dport, sport, [], []))  # no changed rule matches this service
             continue
         src = set(a.src_b) | set(b.src_b)
