@@ -523,12 +523,18 @@ def how_it_ends(host: HostModel, origin: Origin, a: Answer, proto: str) -> tuple
     v = a.verdict
     local = origin.kind == "local"
     if reason.startswith("the first packet gets through, but the connection's next packets"):
-        if v == "REJECT":  # the handshake's ACK meets a REJECT: its RST (or ICMP error) ends the connect
+        if v == "REJECT":  # the handshake's ACK meets a REJECT
             rule = _rule_at(host, b)
             with_ = (rule.target.option("--reject-with") if rule is not None and rule.target else None)
             kind = with_.args[0] if with_ is not None and with_.args else "icmp-port-unreachable"
-            return ("unreachable", kind) if kind in _UNREACHABLE_REJECTS else \
-                ("refused", "tcp-reset" if kind in ("tcp-reset", "tcp-rst") else kind)
+            if kind in ("tcp-reset", "tcp-rst"):
+                return "refused", "tcp-reset"  # the RST resets the connection the client holds
+            if proto in ("tcp", "sctp"):
+                # the client is connected once the SYN-ACK came back; an ICMP error for its ACK or
+                # data is a soft error there (tcp_v4_err: sk_err_soft without IP_RECVERR), so the
+                # connection stays up and stalls (kernel oracle seed 482005342)
+                return "connected", None
+            return ("unreachable", kind) if kind in _UNREACHABLE_REJECTS else ("refused", kind)
         return ("connected", None) if proto in ("tcp", "sctp") else ("timeout", None)
     if reason.startswith("the reply is stopped") or v in ("ANSWER_FROM_OTHER_ADDRESS", "HAIRPIN", "NO_CONNTRACK"):
         return "timeout", None
