@@ -363,7 +363,7 @@ def diff(
 
     Exit code 0 when nothing changed (or --fail-on-change never), 1 when a flow changed, 2 for bad input.
     """
-    from .engine.diff import candidate_dump, diff_endpoints, diff_space, has_host_facts
+    from .engine.diff import diff_endpoints, diff_space, has_host_facts, resolve_new
     from .engine.matrix import parse_ports
     from .engine.query import EndpointError, engine_for
     from .engine.space import SpaceError
@@ -376,14 +376,11 @@ def diff(
             raise ValueError("--family is 4 or 6")
         if port and ports:
             raise ValueError("give --port or --ports, not both")
-        use_candidate = candidate if candidate is not None else (has_host_facts(a) and not has_host_facts(b))
-        if use_candidate:
-            b = candidate_dump(a, b, noflush=noflush)
+        b = resolve_new(a, b, candidate=candidate, noflush=noflush)
         if space_view is None:
             space_view = not has_host_facts(a)
         if space_view:
-            plist = ([p for lo, hi in parse_ports(ports) for p in range(lo, hi + 1)] if ports else
-                     [port] if port else None)
+            plist = _service_ports(port, ports, None)
             protos = _split_list(proto) or ["tcp"]
             d = diff_space(build_host(a, family), build_host(b, family), path=path,
                            services=[(pr, p) for pr in protos for p in plist] if plist else None,
@@ -457,19 +454,32 @@ def verify(
 
 
 def _is_address_text(text: str) -> bool:
-    import ipaddress
+    """An address, CIDR block or first-last range (what --space takes in --from/--to)."""
+    from .engine.space import SpaceError, address_set
 
-    for part in text.split("-"):
+    for family in (4, 6):
         try:
-            ipaddress.ip_network(part.strip(), strict=False)
-        except ValueError:
-            return False
-    return True
+            address_set([text], family)
+            return True
+        except SpaceError:
+            pass
+    return False
+
+
+def _service_ports(port: int | None, ports: str | None, default: list[int] | None) -> list[int] | None:
+    """The ports of the address-space view's services: --port, each port of --ports, or ``default``."""
+    from .engine.matrix import parse_ports
+
+    if not ports:
+        return [port] if port else default
+    plist = [p for lo, hi in parse_ports(ports) for p in range(lo, hi + 1)]
+    if len(plist) > 64:
+        raise ValueError("--space takes at most 64 ports (one service matrix each)")
+    return plist
 
 
 def _space_matrix(dump, host, *, port, ports, proto, family, format, path, sport, in_iface, out_iface, tables,
                   replay, sources, destinations, chosen=False) -> None:
-    from .engine.matrix import parse_ports
     from .engine.space import SpaceError, address_set, space_dump
 
     try:
@@ -477,12 +487,7 @@ def _space_matrix(dump, host, *, port, ports, proto, family, format, path, sport
             raise ValueError("give --port or --ports, not both")
         if family not in (4, 6):
             raise ValueError("--family is 4 or 6")
-        if ports:
-            plist = [p for lo, hi in parse_ports(ports) for p in range(lo, hi + 1)]
-            if len(plist) > 64:
-                raise ValueError("--space takes at most 64 ports (one service matrix each)")
-        else:
-            plist = [port] if port else [22, 80]
+        plist = _service_ports(port, ports, [22, 80])
         protos = _split_list(proto) or ["tcp"]
         budget = None if replay == "all" else 256 if replay == "auto" else int(replay)
         m = space_dump(host, family=family, path=path, services=[(pr, p) for pr in protos for p in plist],

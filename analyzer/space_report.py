@@ -101,7 +101,7 @@ def render_text(m: SpaceMatrix, *, title: str = "", class_limit: int = 60, width
                          f"{last.get('table')} {last.get('chain')} {last.get('action')}") + f" (line {last.get('line')})"
             out.append(_fit(f"  denied [{p.src}] -> [{p.dst}]: {where}", width))
         if len(s.reach) > class_limit and shown >= class_limit:
-            out.append(f"    ... more sources (--format json lists them all)")
+            out.append("    ... more sources (--format json lists them all)")
         why = [p for p in s.proofs if p.fate == "possible" and p.why][:3]
         for p in why:
             out.append(_fit(f"  possible [{p.src}] -> [{p.dst}]: {p.why}", width))

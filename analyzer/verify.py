@@ -36,6 +36,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field
 
+from .engine.explain import letting_step
 from .engine.query import EndpointError, query
 
 EXPECTS = ("reachable", "unreachable", "isolated", "dnat", "masqueraded", "seen_source", "served_by", "only_ports")
@@ -112,13 +113,6 @@ def _blocked_rule(ans) -> dict | None:
     return ans.blocked_by or None
 
 
-def _accepting(ans) -> dict | None:
-    for s in reversed(ans.path or []):
-        if s.get("action") in ("ACCEPT", "DNAT", "MASQUERADE", "SNAT", "REDIRECT"):
-            return {k: s.get(k) for k in ("table", "chain", "index", "line", "action")}
-    return None
-
-
 def _where(rule: dict | None) -> str:
     if not rule:
         return ""
@@ -145,7 +139,7 @@ def _one(eng, a: Assertion, ctx) -> list[Result]:
         return [Result(a, False, f"{_flow(a)}: not proved either way: it turns on {why}", w)]
     if a.expect == "unreachable":
         if ans.reachable:
-            rule = _accepting(ans)
+            rule = letting_step(ans)
             return [Result(a, False, f"{_flow(a)} is reachable{_where(rule)}", w, rule)]
         return [Result(a, True, f"{_flow(a)} is unreachable{_where(_blocked_rule(ans))}", w, _blocked_rule(ans))]
     if not ans.reachable:
@@ -153,26 +147,25 @@ def _one(eng, a: Assertion, ctx) -> list[Result]:
         return [Result(a, False, f"{_flow(a)} is blocked: {(rule or {}).get('reason') or ans.verdict}{_where(rule)}",
                        w, rule)]
     d = ans.delivered or {}
+    rule = letting_step(ans)
     if a.expect == "reachable":
-        return [Result(a, True, f"{_flow(a)} is reachable{_where(_accepting(ans))}", w, _accepting(ans))]
+        return [Result(a, True, f"{_flow(a)} is reachable{_where(rule)}", w, rule)]
     if a.expect == "dnat":
         tos = [t.get("to") for t in ans.translations if t.get("kind") == "DNAT"]
         ok = any(t == a.target or str(t).split(":")[0] == a.target for t in tos)
-        return [Result(a, ok, f"{_flow(a)}: " + (f"DNAT to {', '.join(map(str, tos))}" if tos else "no DNAT")
-                       + ("" if ok else f", expected {a.target}"), w, _accepting(ans))]
-    if a.expect == "masqueraded":
+        text = (f"DNAT to {', '.join(map(str, tos))}" if tos else "no DNAT") + ("" if ok else f", expected {a.target}")
+    elif a.expect == "masqueraded":
         seen, src = d.get("seen_src"), (w or {}).get("src")
         ok = seen is not None and seen != src and (a.source is None or seen == a.source)
-        return [Result(a, ok, f"{_flow(a)}: the server sees {seen} (the client is {src})"
-                       + ("" if ok else ", expected " + (a.source or "another source")), w, _accepting(ans))]
-    if a.expect == "seen_source":
+        text = f"the server sees {seen} (the client is {src})" + ("" if ok else ", expected " + (a.source or "another source"))
+    elif a.expect == "seen_source":
         ok = d.get("seen_src") == a.source
-        return [Result(a, ok, f"{_flow(a)}: the server sees {d.get('seen_src')}" + ("" if ok else f", expected {a.source}"),
-                       w, _accepting(ans))]
-    by = f"{d.get('by') or ''} {d.get('container') or ''}"
-    ok = a.by is not None and a.by in by
-    return [Result(a, ok, f"{_flow(a)}: delivered by {by.strip() or '?'}" + ("" if ok else f", expected {a.by}"),
-                   w, _accepting(ans))]
+        text = f"the server sees {d.get('seen_src')}" + ("" if ok else f", expected {a.source}")
+    else:  # served_by
+        by = f"{d.get('by') or ''} {d.get('container') or ''}"
+        ok = a.by is not None and a.by in by
+        text = f"delivered by {by.strip() or '?'}" + ("" if ok else f", expected {a.by}")
+    return [Result(a, ok, f"{_flow(a)}: {text}", w, rule)]
 
 
 def _isolated(eng, a: Assertion, ctx) -> list[Result]:
@@ -194,7 +187,7 @@ def _isolated(eng, a: Assertion, ctx) -> list[Result]:
                 continue
             ans = query(eng, s, d, a.port, a.proto)
             if ans.reachable is not False:
-                rule = _accepting(ans)
+                rule = letting_step(ans)
                 bad.append(Result(a, False, f"{s} -> {d}" + (f":{a.port}" if a.port else "") +
                                   (" is reachable" if ans.reachable else " is possibly reachable") + _where(rule),
                                   ans.witness, rule))
@@ -223,7 +216,7 @@ def _only_ports(eng, a: Assertion) -> Result:
     more = f" (and {len(extra) - 1} more classes)" if len(extra) > 1 else ""
     return Result(a, False, f"{a.src} -> {a.dst}/{a.proto}: {ports_text(rng)} "
                   f"{'reachable' if k.reachable else 'possibly reachable'}: {k.summary}{more}",
-                  k.answer.witness, _accepting(k.answer))
+                  k.answer.witness, letting_step(k.answer))
 
 
 def verify(dump, assertions: list[Assertion], family: int = 4) -> list[Result]:
@@ -254,8 +247,9 @@ def render_text(results: list[Result], verbose: bool = False) -> str:
         lines.append(f"{'PASS' if r.passed else 'FAIL'} {r.assertion.name}: {r.message}{wit}")
     failed = sum(1 for r in results if not r.passed)
     names = {r.assertion.name for r in results}
-    lines.append(f"{len(names)} assertions: {len(names) - len({r.assertion.name for r in results if not r.passed})} "
-                 f"hold, {len({r.assertion.name for r in results if not r.passed})} fail" + (f" ({failed} flows)" if failed else ""))
+    failing = {r.assertion.name for r in results if not r.passed}
+    lines.append(f"{len(names)} assertions: {len(names) - len(failing)} hold, {len(failing)} fail"
+                 + (f" ({failed} flows)" if failed else ""))
     return "\n".join(lines) + "\n"
 
 

@@ -24,21 +24,28 @@ def test_space_rulegen_is_deterministic_and_covers_its_constructs():
         assert needle in text, needle
 
 
+def _campaign(run, offset: int) -> tuple[list, list[str]]:
+    """CASES cases of ``run`` (case i uses the base seed + 7919 * i + ``offset``), each summary printed;
+    the cases and their first disagreements."""
+    base = D.seed_from_env()
+    cases, bad = [], []
+    for i in range(CASES):
+        r = run(base + 7919 * i + offset)
+        print(r.summary())
+        cases.append(r)
+        bad += [f"seed {r.seed}: {d}" for d in r.disagreements[:5]]
+    return cases, bad
+
+
 @requires_netns
 @pytest.mark.netns
 def test_space_oracle_the_kernel_forwards_exactly_the_accepted_pairs():
     from oracle.space_oracle import run_space_case
 
-    base = D.seed_from_env()
-    print(f"space oracle: RULEGEN_SEED={base}, {CASES} cases")
-    bad, probes, agree = [], 0, 0
-    for i in range(CASES):
-        r = run_space_case(base + 7919 * i)
-        print(r.summary())
-        probes += r.probes
-        agree += r.agree
-        bad += [f"seed {r.seed}: {d}" for d in r.disagreements[:5]]
-    print(f"space oracle: {probes} probes, {agree} agree")
+    print(f"space oracle: RULEGEN_SEED={D.seed_from_env()}, {CASES} cases")
+    cases, bad = _campaign(run_space_case, 0)
+    agree = sum(r.agree for r in cases)
+    print(f"space oracle: {sum(r.probes for r in cases)} probes, {agree} agree")
     assert agree > 0 and not bad, "\n".join(bad[:20])
 
 
@@ -50,15 +57,9 @@ def test_space_oracle_full_path_translations_are_what_the_far_side_sees():
     addresses and port its edge's translations name."""
     from oracle.space_oracle import run_space_case
 
-    base = D.seed_from_env()
-    bad, probes, agree = [], 0, 0
-    for i in range(CASES):
-        r = run_space_case(base + 7919 * i + 1, full=True)
-        print(r.summary())
-        probes += r.probes
-        agree += r.agree
-        bad += [f"seed {r.seed}: {d}" for d in r.disagreements[:5]]
-    print(f"space oracle (full path): {probes} probes, {agree} agree")
+    cases, bad = _campaign(lambda seed: run_space_case(seed, full=True), 1)
+    agree = sum(r.agree for r in cases)
+    print(f"space oracle (full path): {sum(r.probes for r in cases)} probes, {agree} agree")
     assert agree > 0 and not bad, "\n".join(bad[:20])
 
 
@@ -71,13 +72,8 @@ def test_diff_oracle_the_probes_that_change_on_the_kernel_are_the_diffs(full):
     and with NEW; a probe's outcome changes exactly when its pair is a changed class."""
     from oracle.space_oracle import run_diff_case
 
-    base = D.seed_from_env()
-    bad, probes, changed = [], 0, 0
-    for i in range(CASES):
-        r = run_diff_case(base + 7919 * i + 2 + full, full=full)
-        print(r.summary())
-        probes += r.probes
-        changed += r.changed_probes
-        bad += [f"seed {r.seed}: {d}" for d in r.disagreements[:5]]
-    print(f"diff oracle ({'full' if full else 'forward'}): {CASES} pairs, {probes} probes, {changed} in changed classes")
+    cases, bad = _campaign(lambda seed: run_diff_case(seed, full=full), 2 + full)
+    probes = sum(r.probes for r in cases)
+    print(f"diff oracle ({'full' if full else 'forward'}): {CASES} pairs, {probes} probes, "
+          f"{sum(r.changed_probes for r in cases)} in changed classes")
     assert probes > 0 and not bad, "\n".join(bad[:20])

@@ -22,9 +22,8 @@ import pytest
 from typer.testing import CliRunner
 
 from dnlint.cli import app
-from dnlint.engine.space import compute_space, space_dump
+from dnlint.engine.space import space_dump
 from dnlint.load import load_dump, load_text
-from dnlint.model.host import build_host
 from dnlint.model.intervals import addr_max
 from dnlint.space_report import render_csv, render_html, render_json, render_text, space_from_csv, space_from_dict
 

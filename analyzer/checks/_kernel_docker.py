@@ -193,30 +193,38 @@ def flow_text(a: Answer, label: str, outcome: str | None = None) -> str:
 
 
 
+def reaching_class(host: HostModel, src: int | None, dst: int | None, proto: str, port, dev: str | None,
+                   sport) -> object | None:
+    """The address-space view's sources of ``proto``/``port`` to ``dst`` arriving on ``dev`` (the full
+    path), as :class:`dnlint.engine.space.SourceClasses`; None when the view cannot say (no port,
+    another family, no device) or ``src`` is not among them."""
+    from ..engine.space import SpaceError, sources_reaching
+
+    if port is None or proto not in ("tcp", "udp") or not dev or host.family != 4 or src is None or dst is None:
+        return None
+    try:
+        cls = sources_reaching(host, dst, proto, int(port), dev, int(sport or 40000))
+    except (SpaceError, KeyError, ValueError):
+        return None
+    return cls if src in cls.accept.union(cls.possible) else None
+
+
 def source_class(host: HostModel, a: Answer, in_iface: str | None = None, within=None,
                  within_label: str | None = None) -> str | None:
     """The whole class of sources the witness of ``a`` stands for, from the address-space view (the
     full path to the witness's destination and port, arriving where the witness arrived): "from
     10.0.0.0/8 and 192.168.0.0/16 arriving on eth0", "from every address of 172.17.0.0/16 arriving
     on docker0"; None when the view cannot say (no port, another family, the witness not in it)."""
-    from ..engine.space import SpaceError, ranges_text, sources_reaching, unusable_sources
-    from ..model.intervals import IntervalSet, addr_max
+    from ..engine.space import ranges_text, unusable_sources
+    from ..model.intervals import addr_max
 
     w = a.witness or {}
-    proto, dport = w.get("proto") or a.query.get("proto") or "tcp", w.get("dport")
     dev = in_iface or w.get("in_iface")
-    if dport is None or proto not in ("tcp", "udp") or not dev or host.family != 4:
-        return None
-    src, dst = ip_int(str(w.get("src"))), ip_int(str(w.get("dst")))
-    if src is None or dst is None:
-        return None
-    try:
-        cls = sources_reaching(host, dst, proto, int(dport), dev, int(w.get("sport") or 40000))
-    except (SpaceError, KeyError, ValueError):
+    cls = reaching_class(host, ip_int(str(w.get("src"))), ip_int(str(w.get("dst"))),
+                         w.get("proto") or a.query.get("proto") or "tcp", w.get("dport"), dev, w.get("sport"))
+    if cls is None:
         return None
     got = cls.accept.union(cls.possible)
-    if src not in got:
-        return None
     usable = unusable_sources(host).complement(0, addr_max(4))
     doubt = cls.possible.intersect(usable).intersect(within if within is not None else usable)
     maybe = f" ({ranges_text(doubt, 4, 3)} only possibly)" if doubt else ""

@@ -4,7 +4,7 @@ from ..ir import Severity, Span
 from ..model.intervals import IntervalSet, cidr_interval, ip_int, ip_str
 from ..model.path import Flow, Outcome, Path
 from ..model.values import PROTOCOLS
-from ._kernel_docker import dnat_rules, flow_text, is_loopback, outside_address, rule_dst_point
+from ._kernel_docker import dnat_rules, flow_text, is_loopback, outside_address, reaching_class, rule_dst_point
 from .base import Check, chains_reachable_from
 
 
@@ -231,7 +231,7 @@ def _who_gets_through(ctx, eng, ans, addr: str, port: int, proto: str):
         if sport is None:
             who = f"from source port {w['sport']}"
         else:
-            who, other = _source_class_text(eng.host, w, addr, port, proto, ctx)
+            who, other = _source_class_text(eng.host, w, addr, port, proto)
         steps = _docker_user_steps(ctx, a.path)
         holes.append((steps[-1][1] if steps else None, who, other))
         shown = shown or a
@@ -242,18 +242,15 @@ def _who_gets_through(ctx, eng, ans, addr: str, port: int, proto: str):
     return shown or ans, holes
 
 
-def _source_class_text(host, w: dict, addr: str, port: int, proto: str, ctx) -> tuple[str, str | None]:
+def _source_class_text(host, w: dict, addr: str, port: int, proto: str) -> tuple[str, str | None]:
     """The whole class of sources that get through, not the one witness: the address-space view's
     sources of this service to this address arriving on the uplink; and what drops the others."""
-    from ..engine.space import SpaceError, sources_reaching, unusable_sources
+    from ..engine.space import unusable_sources
 
     private = any(lo <= ip_int(w["src"]) <= hi for lo, hi in PRIVATE)
     dev = host.default_route_dev()
-    try:
-        cls = sources_reaching(host, ip_int(addr), proto, port, dev, int(w.get("sport") or 40000))
-    except (SpaceError, KeyError):
-        cls = None
-    if cls is None or not (cls.accept or cls.possible) or ip_int(w["src"]) not in cls.accept.union(cls.possible):
+    cls = reaching_class(host, ip_int(w["src"]), ip_int(addr), proto, port, dev, w.get("sport"))
+    if cls is None:
         return f"from {w['src']}" + (", a private address arriving on the uplink" if private else ""), None
     kind = "the private addresses " if private else ""
     text = f"from {kind}{cls.text(fill=unusable_sources(host))} arriving on the uplink {dev}"

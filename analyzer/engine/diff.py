@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..model.intervals import IntervalSet, ip_str
+from ..model.intervals import ip_str
 from .space import (DEFAULT_SERVICES, DEFAULT_SPORT, FATE_NAMES, SpaceClass, _classes, _merge, make_service,
                     replay_edge, semantic_of, service_notes, space_compiler)
 
@@ -303,14 +303,19 @@ def has_host_facts(dump) -> bool:
     return bool(f.addresses or f.routes or f.docker_networks or f.docker_containers or f.sysctls or f.listeners)
 
 
+def resolve_new(old_dump, new_dump, *, candidate: bool | None = None, noflush: bool = False):
+    """NEW as diff compares it: as given, or, as a candidate (by default when NEW has no host facts and
+    OLD has), loaded over OLD's host facts."""
+    if candidate is None:
+        candidate = has_host_facts(old_dump) and not has_host_facts(new_dump)
+    return candidate_dump(old_dump, new_dump, noflush=noflush) if candidate else new_dump
+
+
 def diff_dumps(old_dump, new_dump, *, family: int = 4, candidate: bool | None = None, noflush: bool = False,
                **kw) -> SpaceDiff:
     from ..model.host import build_host
 
-    if candidate is None:
-        candidate = has_host_facts(old_dump) and not has_host_facts(new_dump)
-    if candidate:
-        new_dump = candidate_dump(old_dump, new_dump, noflush=noflush)
+    new_dump = resolve_new(old_dump, new_dump, candidate=candidate, noflush=noflush)
     return diff_space(build_host(old_dump, family), build_host(new_dump, family), **kw)
 
 
@@ -338,12 +343,12 @@ def class_meaning(pc) -> tuple:
 
 
 def _where(a) -> dict | None:
+    from .explain import letting_step
+
     b = a.blocked_by
     if b:
         return {k: b.get(k) for k in ("table", "chain", "index", "line", "reason")}
-    step = next((s for s in reversed(a.path) if s.get("action") in ("ACCEPT", "DNAT", "MASQUERADE", "SNAT",
-                                                                      "REDIRECT")), None)
-    return {k: step.get(k) for k in ("table", "chain", "index", "line", "action")} if step else None
+    return letting_step(a)
 
 
 def _detail(pc) -> str:
@@ -407,27 +412,22 @@ def diff_endpoints(old_eng, new_eng, *, protos=None, ports=None, sources=None, d
     from .matrix import compute_matrix, default_destinations, default_sources
 
     notes: list[str] = []
-    if sources:
-        srcs = sources
-    else:  # the rows both sides have; one side's own are said, not compared
-        new_refs = {e.ref for e in default_sources(new_eng)}
-        srcs = [e.ref for e in default_sources(old_eng) if e.ref in new_refs]
-        gone = [e.ref for e in default_sources(old_eng) if e.ref not in new_refs]
+
+    def common(what: str, given, fn) -> list[str]:
+        """The rows (columns) both sides have; one side's own are said, not compared."""
+        if given:
+            return given
+        old_refs, new_refs = [e.ref for e in fn(old_eng)], [e.ref for e in fn(new_eng)]
+        gone = [r for r in old_refs if r not in new_refs]
+        added = [r for r in new_refs if r not in old_refs]
         if gone:
-            notes.append(f"sources only OLD has (not compared): {', '.join(gone)}")
-    if destinations:
-        dsts = destinations
-    else:
-        new_refs = {e.ref for e in default_destinations(new_eng)}
-        dsts = [e.ref for e in default_destinations(old_eng) if e.ref in new_refs]
-        gone = [e.ref for e in default_destinations(old_eng) if e.ref not in new_refs]
-        if gone:
-            notes.append(f"destinations only OLD has (not compared): {', '.join(gone)}")
-    for what, fn in (("sources", default_sources), ("destinations", default_destinations)):
-        old_refs = {e.ref for e in fn(old_eng)}
-        added = [e.ref for e in fn(new_eng) if e.ref not in old_refs]
-        if added and not (sources if what == "sources" else destinations):
+            notes.append(f"{what} only OLD has (not compared): {', '.join(gone)}")
+        if added:
             notes.append(f"{what} only NEW has (not compared): {', '.join(added)}")
+        return [r for r in old_refs if r in new_refs]
+
+    srcs = common("sources", sources, default_sources)
+    dsts = common("destinations", destinations, default_destinations)
     a = compute_matrix(old_eng, sources=srcs, destinations=dsts, protos=protos, ports=ports)
     b = compute_matrix(new_eng, sources=srcs, destinations=dsts, protos=protos, ports=ports)
     changes = []

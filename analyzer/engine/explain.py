@@ -18,6 +18,14 @@ def rule_place(d: dict | None, *, kernel: str = "kernel", long: bool = False) ->
     return f"{d['table']} {d['chain']}{idx}{line}"
 
 
+def letting_step(a: Answer) -> dict | None:
+    """The last step of the answer's path that let the packet on or translated it: the rule a
+    reachable answer names (table, chain, index, line, action)."""
+    for s in reversed(a.path or []):
+        if s.get("action") in ("ACCEPT", "DNAT", "MASQUERADE", "SNAT", "REDIRECT"):
+            return {k: s.get(k) for k in ("table", "chain", "index", "line", "action")}
+    return None
+
 
 def render_answer(a: Answer) -> str:
     q = a.query

@@ -337,6 +337,7 @@ class _Service:
             return got
         t = rule.target
         callee = None
+        label = NAT_NONE
         if t is None:
             kind = "noop"
         elif t.name == "ACCEPT":
@@ -358,8 +359,6 @@ class _Service:
         else:
             kind = "unknown"
             self.notes.add(f"{t.name} ({table} {rule.chain}, line {rule.span.line}): its verdict is not modelled")
-        if t is not None and t.name == "ACCEPT" and table == "nat":
-            label = NAT_NONE
         rects = []
         if kind != "noop":
             base = self._certain(rule)
@@ -379,8 +378,7 @@ class _Service:
         if not rects:
             kind = "never"
         got = _Info(kind, rects, callee, bool(t and t.goto),
-                    min((r[0] for r in rects), default=0), max((r[1] for r in rects), default=0),
-                    locals().get("label", NAT_NONE))
+                    min((r[0] for r in rects), default=0), max((r[1] for r in rects), default=0), label)
         self._infos[key] = got
         return got
 
@@ -772,6 +770,7 @@ class _FullService:
         for x in self.services:
             x.set_cuts(src_cuts, dst_cuts)
         self.src_b, self.dst_b = self.pre.src_b, self.pre.dst_b
+        self._kfacts = None  # over the new destination atoms
 
     def _port_services(self, port: int) -> None:
         if port in self.by_port:
@@ -858,6 +857,29 @@ class _FullService:
                     self.code_nat[c] = self._describe(c, n_lab)
             yield r0, code
 
+    def _kernel_facts(self) -> dict:
+        """What the kernel checks take from the destination atoms and the host's sysctls: the same for
+        every block of source rows, so derived once."""
+        import numpy as np
+
+        got = getattr(self, "_kfacts", None)
+        if got is not None:
+            return got
+        host, dst_lo, v4 = self.host, self.dst_b, self.family == 4
+        got = {"zero_dst": np.array([a <= 0x00FFFFFF for a in dst_lo], dtype=bool) if v4 else None,
+               "loop_dst": np.array([(0x7F000000 <= a <= 0x7FFFFFFF) if v4 else a == 1 for a in dst_lo], dtype=bool),
+               "route_localnet": iface_fact(host, self.in_iface, host.route_localnet_state) if v4 else None,
+               "accept_local": iface_fact(host, self.in_iface, host.accept_local_state) if v4 else None,
+               "forwarding": iface_fact(host, self.in_iface, host.forwarding_state), "no_route": None}
+        routed = _out_sets(host)
+        if routed is not None and host.main_routes_shown:
+            any_route = IntervalSet()
+            for addrs in routed[0].values():
+                any_route = any_route.union(addrs)
+            got["no_route"] = np.array([a not in any_route for a in dst_lo], dtype=bool)
+        self._kfacts = got
+        return got
+
     def _kernel_checks(self, fate, dn_label, r0: int, r1: int, local):
         """What ip_route_input_slow decides after PREROUTING (on the translated destination): martian
         sources and destinations, forwarding off, no route. A check the dump does not decide makes
@@ -875,47 +897,33 @@ class _FullService:
                 name, addr, _p, _w = names[lab]
                 if addr is not None:
                     col[dn_label == lab] = bisect_left(self.dst_b, addr[0] + 1) - 1
-        dst_lo = self.dst_b
-        rl = iface_fact(host, self.in_iface, host.route_localnet_state) if self.family == 4 else None
-        fwd = iface_fact(host, self.in_iface, host.forwarding_state)
-        acc_local = iface_fact(host, self.in_iface, host.accept_local_state) if self.family == 4 else None
+        k = self._kernel_facts()
 
         def per_src(test) -> np.ndarray:
             return np.array([bool(test(a)) for a in src_lo], dtype=bool)[:, None]
 
-        def per_dst(test) -> np.ndarray:
-            return np.array([bool(test(a)) for a in dst_lo], dtype=bool)[col]
-
         maybe = np.zeros(fate.shape, dtype=bool)
         if self.family == 6:
             # ip6_rcv_core, before PREROUTING (on the addresses as sent): ::1 on the wire, a multicast source
-            orig_dst = np.array([a == 1 for a in dst_lo], dtype=bool)[None, :]
-            deny = per_src(lambda a: a == 1 or a >> 120 == 0xFF) | orig_dst
+            deny = per_src(lambda a: a == 1 or a >> 120 == 0xFF) | k["loop_dst"][None, :]
         else:
             bad_src = per_src(lambda a: a <= 0x00FFFFFF or 0xE0000000 <= a <= 0xEFFFFFFF or a == 0xFFFFFFFF)
             loop_src = per_src(lambda a: 0x7F000000 <= a <= 0x7FFFFFFF)
             own_src = per_src(lambda a: host.addresses_known and a in host.local_addrs
                               and not 0x7F000000 <= a <= 0x7FFFFFFF)
-            zero_dst = per_dst(lambda a: a <= 0x00FFFFFF)
-            loop_dst = per_dst(lambda a: 0x7F000000 <= a <= 0x7FFFFFFF)
-            deny = bad_src | zero_dst
-            for mask, state in ((loop_src | loop_dst, rl), (own_src, acc_local)):
+            deny = bad_src | k["zero_dst"][col]
+            for mask, state in ((loop_src | k["loop_dst"][col], k["route_localnet"]), (own_src, k["accept_local"])):
                 if state is False:
                     deny = deny | mask
                 elif state is None:
                     maybe = maybe | mask
         forwarded = ~local[col]
-        if fwd is False:
+        if k["forwarding"] is False:
             deny = deny | forwarded
-        elif fwd is None:
+        elif k["forwarding"] is None:
             maybe = maybe | forwarded
-        routed = _out_sets(host)
-        if routed is not None and host.main_routes_shown:
-            any_route = IntervalSet()
-            for addrs in routed[0].values():
-                any_route = any_route.union(addrs)
-            no_route = np.array([a not in any_route for a in dst_lo], dtype=bool)[col]
-            deny = deny | (no_route & forwarded)
+        if k["no_route"] is not None:
+            deny = deny | (k["no_route"][col] & forwarded)
         fate = np.where(deny, DENY, fate)
         return np.where(maybe & (fate != DENY), POSSIBLE, fate)
 
@@ -946,7 +954,13 @@ class _FullService:
         return out
 
 
-_OUT_SETS: dict[int, tuple] = {}
+def _host_cache(host) -> dict:
+    """Per host model: what the space view derives from its facts once (a model copied with
+    ``dataclasses.replace`` starts without it)."""
+    cache = host.__dict__.get("_space_cache")
+    if cache is None:
+        cache = host.__dict__["_space_cache"] = {}
+    return cache
 
 
 def _out_sets(host):
@@ -954,10 +968,9 @@ def _out_sets(host):
     prefix; the destinations no shown route covers, when the main table is not shown whole), else None."""
     if not host.addresses_known or not host.routes:
         return None
-    key = id(host)
-    got = _OUT_SETS.get(key)
-    if got is not None and got[0] is host:
-        return got[1]
+    cache = _host_cache(host)
+    if "out_sets" in cache:
+        return cache["out_sets"]
     full = IntervalSet.range(0, addr_max(host.family))
     left = full.intersect(host.local_addrs.complement(*full.ivs[0]))
     by_dev: dict[str, IntervalSet] = {}
@@ -971,7 +984,7 @@ def _out_sets(host):
         if r.type == "unicast" and r.dev:
             by_dev[r.dev] = by_dev.get(r.dev, IntervalSet()).union(seg)
     unknown = IntervalSet() if host.main_routes_shown else left
-    _OUT_SETS[key] = (host, (by_dev, unknown))
+    cache["out_sets"] = (by_dev, unknown)
     return by_dev, unknown
 
 
@@ -1000,10 +1013,11 @@ def _rp_sets(host):
     are shown: the sources each device can receive (its routes' destinations), as ``_out_sets``."""
     if host.family != 4:
         return None
-    devs = [d for d in host.ifaces if d != "lo"]
-    if not devs or not all(_rp_strict(host, d) for d in devs):
-        return None
-    return _out_sets(host)
+    cache = _host_cache(host)
+    if "rp_strict" not in cache:
+        devs = [d for d in host.ifaces if d != "lo"]
+        cache["rp_strict"] = bool(devs) and all(_rp_strict(host, d) for d in devs)
+    return _out_sets(host) if cache["rp_strict"] else None
 
 
 def _out_dev(host, addr: int) -> str | None:
@@ -1459,12 +1473,12 @@ def _replay(host, svc: _Service, m: ServiceMatrix, budget: int | None) -> None:
                 if (i, j) not in seen:
                     todo.append((i, j, c))
                     seen.add((i, j))
-    quiet = frozenset(r.span.line for r in svc._rules()
-                      if r.target is None or r.target.name in NOOP_TARGETS)
+    rules = list(svc._rules())
+    quiet = frozenset(r.span.line for r in rules if r.target is None or r.target.name in NOOP_TARGETS)
     if limit is not None:
         # the per-packet evaluator visits every rule on the path: on a huge rule set a sample
         # (the first classes, deterministic) stands for the rest, and the stats say how many
-        visits = max(1, sum(1 for _ in svc._rules()))
+        visits = max(1, len(rules))
         todo = todo[:max(32, min(limit, REPLAY_RULE_VISITS // visits))]
     for i, j, full_code in todo:
         code = full_code % 3
@@ -1575,7 +1589,16 @@ def ranges_text(s: IntervalSet, family: int, limit: int = 5) -> str:
 def sources_reaching(host, dst: int, proto: str, port: int, in_iface: str | None,
                      sport: int = DEFAULT_SPORT) -> SourceClasses:
     """Which sources arriving on ``in_iface`` reach ``dst``:``port`` on the full path (DNAT and
-    FORWARD or INPUT), as address sets, and what stops the others."""
+    FORWARD or INPUT), as address sets, and what stops the others (once per host and question: the
+    checks ask it for every finding)."""
+    key = ("sources", dst, proto, port, in_iface, sport)
+    cache = _host_cache(host)
+    if key not in cache:
+        cache[key] = _sources_reaching(host, dst, proto, port, in_iface, sport)
+    return cache[key]
+
+
+def _sources_reaching(host, dst: int, proto: str, port: int, in_iface: str | None, sport: int) -> SourceClasses:
     m = compute_space(host, path="full", services=[(proto, port)], sport=sport, in_iface=in_iface,
                       replay_budget=0)
     s = m.services[0]
